@@ -1,0 +1,68 @@
+"""One settings object, read from MAILSLEUTH_* environment variables.
+
+Every network address the project touches is a setting, so tests and demos can point it at loopback.
+"""
+
+from __future__ import annotations
+
+import socket
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILSLEUTH_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./mailsleuth.db"
+    broker_url: str = ""  # empty: in-process
+    redis_url: str = ""  # empty: memory storage for rate limits
+    dns_servers: str = ""  # comma-separated host[:port]; empty: the system's resolvers
+    dns_timeout: float = 3.0
+    smtp_port: int = 25
+    helo_name: str = Field(default_factory=socket.getfqdn)
+    mail_from: str = ""  # empty: verify@<helo_name>
+    allow_private_networks: bool = False
+    use_starttls: bool = False
+
+    connect_timeout: float = 10.0
+    command_timeout: float = 15.0
+    max_connections_per_host: int = 2
+    max_recipients_per_connection: int = 20
+    min_connection_interval: float = 0.0
+    cooldown_base: float = 60.0
+    cooldown_max: float = 3600.0
+    greylist_delay: float = 300.0
+    cache_ttl: float = 3600.0
+
+    @field_validator("helo_name", "mail_from")
+    @classmethod
+    def _no_control_chars(cls, value: str) -> str:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @property
+    def envelope_from(self) -> str:
+        return self.mail_from or f"verify@{self.helo_name}"
+
+    @property
+    def nameservers(self) -> list[tuple[str, int]]:
+        """Parse MAILSLEUTH_DNS_SERVERS into (host, port) pairs; [] means the system's."""
+        servers: list[tuple[str, int]] = []
+        for item in filter(None, (part.strip() for part in self.dns_servers.split(","))):
+            host, port = item, 53
+            if item.startswith("["):  # [v6]:port
+                host, _, rest = item[1:].partition("]")
+                port = int(rest.lstrip(":") or 53)
+            elif item.count(":") == 1:
+                host, raw_port = item.split(":")
+                port = int(raw_port)
+            servers.append((host, port))
+        return servers
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
