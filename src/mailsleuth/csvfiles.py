@@ -1,0 +1,94 @@
+"""Reading users' CSV files and writing results back, row by row, whatever the file's size.
+
+Columns are found by name so users need not reshape their exports, and every cell written is
+neutralised against spreadsheet formula injection.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+ADDRESS_COLUMNS = ("email", "address", "mail", "e-mail", "email_address")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CsvProblem(ValueError):
+    """The input file cannot be used as given; the message tells the user what to change."""
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: Iterator[list[str]]
+
+
+def neutralise(value: object) -> str:
+    """Prefix cells a spreadsheet would evaluate as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def find_column(header: Sequence[str], wanted: str | None, defaults: Sequence[str], what: str) -> int:
+    """Index of the column named ``wanted`` (or the first of ``defaults``), case-insensitively."""
+    lowered = [h.strip().lower() for h in header]
+    names = [wanted.lower()] if wanted else [d.lower() for d in defaults]
+    for name in names:
+        if name in lowered:
+            return lowered.index(name)
+    shown = ", ".join(header) or "(none)"
+    raise CsvProblem(f"no {what} column: looked for {' / '.join(names)}; the header has {shown}")
+
+
+def optional_column(header: Sequence[str], names: Sequence[str]) -> int | None:
+    try:
+        return find_column(header, None, names, "")
+    except CsvProblem:
+        return None
+
+
+def open_table(stream: IO[str], source: str) -> Table:
+    """Read the header now (so column errors come before any work) and the rows lazily."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvProblem(f"{source} is empty: expected a header row") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise CsvProblem(f"{source}: cannot read the header: {exc}") from None
+    width = len(header)
+
+    def rows() -> Iterator[list[str]]:
+        line = 1
+        try:
+            for line, row in enumerate(reader, start=2):
+                if not row or not any(cell.strip() for cell in row):
+                    continue
+                if len(row) < width:
+                    row = row + [""] * (width - len(row))
+                yield row
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CsvProblem(f"{source}, near line {line + 1}: {exc}") from None
+
+    return Table(header, rows())
+
+
+def open_input(path: Path) -> IO[str]:
+    if not path.exists():
+        raise CsvProblem(f"{path}: no such file")
+    if path.is_dir():
+        raise CsvProblem(f"{path} is a directory")
+    return path.open("r", encoding="utf-8-sig", newline="")
+
+
+class SafeWriter:
+    """csv.writer that neutralises every cell."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._writer = csv.writer(stream)
+
+    def writerow(self, row: Sequence[object]) -> None:
+        self._writer.writerow([neutralise(cell) for cell in row])
