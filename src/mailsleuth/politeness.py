@@ -164,19 +164,23 @@ class Politeness:
 
     async def _checkin(self, state: _Host, session: Session, *, reusable: bool) -> None:
         keep = reusable and not session.closed and self.budget(session) > 0
-        if keep:
-            try:
-                await session.reset()
-            except Exception:
-                keep = False
-        if not keep:
-            await _quietly_close(session)
-        async with state.condition:
+        try:
             if keep:
-                state.idle.append((session, self._clock()))
-            else:
-                state.open -= 1
-            state.condition.notify()
+                await session.reset()
+        except Exception:
+            keep = False
+        except BaseException:  # cancelled mid-RSET: the conversation's state is unknown
+            keep = False
+            raise
+        finally:
+            if not keep:
+                await _quietly_close(session)
+            async with state.condition:
+                if keep:
+                    state.idle.append((session, self._clock()))
+                else:
+                    state.open -= 1
+                state.condition.notify()
 
     async def close(self) -> None:
         """QUIT every idle connection (busy ones are closed by their borrowers)."""

@@ -45,6 +45,7 @@ _REPLY_VERDICTS: dict[ReplyKind, tuple[Verdict, str]] = {
 }
 
 _BACK_OFF = (ReplyKind.SLOW_DOWN, ReplyKind.BLOCKED)
+_LINGER_TURNS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class _DomainQueue:
     route: MailRoute
     items: deque[_Item] = field(default_factory=deque)
     workers: int = 0
+    testing_catch_all: bool = False
 
 
 def _accepted(outcome: Outcome) -> bool:
@@ -318,13 +320,17 @@ class Verifier:
 
     async def _drain(self, domain: str, ip: str, session: Session, queue: _DomainQueue) -> None:
         """Send as many queued RCPTs as the session's budget allows."""
-        if self.cached_catch_all(domain) is None and queue.items:
-            reply = await self._rcpt(session, ip, f"{_random_local()}@{domain}")
+        if self.cached_catch_all(domain) is None and queue.items and not queue.testing_catch_all:
+            queue.testing_catch_all = True  # one test per domain, not one per worker
+            try:
+                reply = await self._rcpt(session, ip, f"{_random_local()}@{domain}")
+            finally:
+                queue.testing_catch_all = False
             if reply.kind is ReplyKind.ACCEPTED:
                 self._remember_catch_all(domain, True)
             elif reply.kind in (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED):
                 self._remember_catch_all(domain, False)
-        while queue.items and self.politeness.budget(session) > 0:
+        while self.politeness.budget(session) > 0 and await _more_work(queue):
             item = queue.items.popleft()
             try:
                 while (address := item.next_address) is not None and self.cached_catch_all(domain) is not True:
@@ -356,6 +362,19 @@ class Verifier:
             if not item.future.done():
                 remaining = len(item.addresses) - len(item.outcomes)
                 item.future.set_result(item.outcomes + [failure] * remaining)
+
+
+async def _more_work(queue: _DomainQueue) -> bool:
+    """Whether more checks are queued, lingering a few loop turns for checks about to arrive.
+
+    Bulk checks reach the queue one event-loop turn at a time; handing the session back the moment
+    the queue is empty would cost an RSET and MAIL FROM per address instead of per batch.
+    """
+    for _ in range(_LINGER_TURNS):
+        if queue.items:
+            return True
+        await asyncio.sleep(0)
+    return bool(queue.items)
 
 
 def _random_local() -> str:

@@ -1,0 +1,64 @@
+"""Peak memory and time of `mailsleuth verify-file` on a large CSV against the scripted mail world.
+
+    python bench/verify_file_memory.py --rows 1000000 --domains 50
+
+The mail world runs in this process; the CLI runs as a child process exactly as a user would start
+it, so its peak RSS (ru_maxrss of the child) is the figure that matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.mailworld.smtp_server import Behaviour  # noqa: E402
+from tests.mailworld.world import MailWorld  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--domains", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--concurrency", type=int, default=1000)
+    args = parser.parse_args()
+
+    world = MailWorld()
+    for d in range(args.domains):
+        world.add_domain(f"mem{d}.test", behaviour=Behaviour(mailboxes={f"user{i}" for i in range(0, 5000, 3)},
+                                                             latency=args.latency))
+    with tempfile.TemporaryDirectory() as tmp, world:
+        source, output = Path(tmp) / "in.csv", Path(tmp) / "out.csv"
+        with source.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "email", "company"])
+            for i in range(args.rows):
+                writer.writerow([i, f"user{i % 5000}@mem{i % args.domains}.test", f"Company {i % args.domains}"])
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "mailsleuth", "verify-file", str(source), "-o", str(output),
+             "--concurrency", str(args.concurrency)],
+            env={**os.environ, **world.env()}, capture_output=True, text=True,
+        )
+        elapsed = time.perf_counter() - started
+        with output.open(newline="") as handle:
+            written = sum(1 for _ in handle) - 1
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"rows in / out:        {args.rows} / {written}  (exit code {done.returncode})")
+    print(f"world:                {args.domains} domains, reply latency {args.latency * 1000:.0f} ms")
+    print(f"elapsed:              {elapsed:.1f} s  ({args.rows / elapsed:.0f} rows/s)")
+    print(f"peak RSS of the CLI:  {peak:.0f} MB")
+    print(f"CLI summary:          {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else '-'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Session-wide fixtures: the scripted mail world every IO test talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailsleuth.config import Settings
+from tests.mailworld.world import MailWorld, build_standard_world
+
+
+@pytest.fixture(scope="session")
+def mail_world() -> Iterator[MailWorld]:
+    """The standard world (see build_standard_world for what exists where), started once."""
+    with build_standard_world() as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def world_settings(mail_world: MailWorld) -> Settings:
+    return mail_world.settings()
