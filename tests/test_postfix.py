@@ -19,8 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from mailsleuth.results import ReplyKind
+from mailsleuth.find import Finder
+from mailsleuth.names import parse_name
+from mailsleuth.results import ReplyKind, Verdict
 from mailsleuth.smtp import SmtpSession
+from mailsleuth.verify import Verifier
+from tests.mailworld.world import MailWorld
 
 pytestmark = pytest.mark.postfix
 
@@ -136,3 +140,23 @@ async def test_real_postfix_accepts_mailboxes_rejects_unknown_and_receives_no_ma
     assert postfix.queue_ids() - queued_before == set()
     assert postfix.delivered_files() - delivered_before == set()
     assert "status=sent" not in log.read_bytes()[log_start:].decode(errors="replace")
+
+
+async def test_verifier_end_to_end_against_real_postfix(mail_world: MailWorld) -> None:
+    """The whole engine (DNS -> MX -> catch-all test -> RCPT -> verdict) against Postfix."""
+    postfix = postfix_from_env()
+    mail_world.dns.add(postfix.domain, "MX", (10, "mx.postfix.mailsleuth.test"))
+    mail_world.dns.add("mx.postfix.mailsleuth.test", "A", postfix.host)
+    settings = mail_world.settings(smtp_port=postfix.port)
+    queued_before = postfix.queue_ids()
+    async with Verifier(settings) as verifier:
+        known = await verifier.verify(postfix.mailboxes[0])
+        unknown = await verifier.verify(f"nobody-{uuid.uuid4().hex[:12]}@{postfix.domain}")
+        found = await Finder(verifier).find(parse_name("John Smith"), postfix.domain)
+    assert (known.verdict, known.catch_all, known.smtp_code) == (Verdict.DELIVERABLE, False, 250)
+    assert known.mx_hosts == ["mx.postfix.mailsleuth.test"]
+    assert (unknown.verdict, unknown.reason, unknown.enhanced_status) == (
+        Verdict.UNDELIVERABLE, "mailbox_not_found", "5.1.1"
+    )
+    assert (found.email, found.score) == (f"john.smith@{postfix.domain}", 100)
+    assert postfix.queue_ids() - queued_before == set()

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     greylist_delay: float = 300.0
     cache_ttl: float = 3600.0
 
+    crawl_scheme: str = "https"
+    crawl_port: int | None = None  # tests and demos: the loopback web world's port
+    crawl_page_budget: int = 20
+    crawl_timeout: float = 10.0
+    crawl_max_page_bytes: int = 2_000_000
+    crawl_user_agent: str = "mailsleuth/0.1 (self-hosted address verifier)"
+
     @field_validator("helo_name", "mail_from")
     @classmethod
     def _no_control_chars(cls, value: str) -> str:

@@ -13,6 +13,7 @@ import ipaddress
 import secrets
 import time
 from collections import deque
+from contextlib import suppress
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +46,7 @@ _REPLY_VERDICTS: dict[ReplyKind, tuple[Verdict, str]] = {
 }
 
 _BACK_OFF = (ReplyKind.SLOW_DOWN, ReplyKind.BLOCKED)
-_LINGER_TURNS = 4
+_LINGER_SECONDS = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class _DomainQueue:
     items: deque[_Item] = field(default_factory=deque)
     workers: int = 0
     testing_catch_all: bool = False
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _accepted(outcome: Outcome) -> bool:
@@ -263,6 +265,7 @@ class Verifier:
             queue = self._queues[domain] = _DomainQueue(route)
         item = _Item(addresses, stop_at_accept, asyncio.get_running_loop().create_future())
         queue.items.append(item)
+        queue.arrived.set()
         if queue.workers < self.politeness.max_connections:
             queue.workers += 1
             task = asyncio.create_task(self._worker(domain, queue))
@@ -365,15 +368,16 @@ class Verifier:
 
 
 async def _more_work(queue: _DomainQueue) -> bool:
-    """Whether more checks are queued, lingering a few loop turns for checks about to arrive.
+    """Whether more checks are queued, lingering briefly for checks about to arrive.
 
-    Bulk checks reach the queue one event-loop turn at a time; handing the session back the moment
-    the queue is empty would cost an RSET and MAIL FROM per address instead of per batch.
+    Bulk checks reach the queue one at a time; handing the session back the moment the queue is
+    empty would cost an RSET and MAIL FROM per address instead of per batch.
     """
-    for _ in range(_LINGER_TURNS):
-        if queue.items:
-            return True
-        await asyncio.sleep(0)
+    if not queue.items:
+        queue.arrived.clear()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(_LINGER_SECONDS):
+                await queue.arrived.wait()
     return bool(queue.items)
 
 
