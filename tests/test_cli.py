@@ -173,3 +173,15 @@ def test_find_file_needs_name_columns(mail_world: MailWorld, tmp_path: Path) -> 
     done = run(mail_world, "find-file", str(source), "-o", str(tmp_path / "o.csv"), "--name-column", "who")
     assert done.returncode == 0, done.stderr
     assert read_csv(tmp_path / "o.csv")[0]["email"] == "jane.doe@acme.test"
+
+
+def test_verify_file_can_wait_out_greylisting(mail_world: MailWorld, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", [["email"], ["greta.cli@greylist.test"], ["jane.doe@acme.test"]])
+    out = tmp_path / "out.csv"
+    done = run(mail_world, "verify-file", str(source), "-o", str(out), "--wait-greylisted")
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    # greylist.test only knows jane.doe: once past the greylist the unknown mailbox is a real 550
+    assert [(r["verdict"], r["reason"]) for r in rows] == [
+        ("undeliverable", "mailbox_not_found"), ("deliverable", "accepted")
+    ]

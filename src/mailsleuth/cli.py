@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Awaitable, Callable
+from typing import IO, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -25,16 +26,25 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from . import csvfiles
+from .admin import admin_app
+from .api.commands import serve
+from .jobs.commands import jobs_app, worker
+from .people import import_people
 from .config import Settings
-from .domains import InvalidDomain
+from .domains import InvalidAddress, InvalidDomain, parse_address
 from .find import Finder
-from .names import InvalidName, parse_name
+from .names import InvalidName, PersonName, parse_name
 from .patterns import Convention, domain_patterns
 from .pipeline import ordered_map
 from .results import FindResult, Verdict, VerifyResult
 from .verify import Verifier
 
 app = typer.Typer(help="Find and verify professional email addresses.", no_args_is_help=True)
+app.command()(serve)
+app.add_typer(admin_app, name="admin")
+app.command("import")(import_people)
+app.add_typer(jobs_app, name="jobs")
+app.command()(worker)
 console = Console()
 errors = Console(stderr=True)
 
@@ -110,6 +120,14 @@ def verify(
     wait_greylisted: Annotated[bool, typer.Option(help="Wait out greylisting and retry once.")] = False,
 ) -> None:
     """Verify addresses: deliverable, risky, undeliverable or unknown, with the evidence."""
+    bad = []
+    for address in addresses:
+        try:
+            parse_address(address)
+        except InvalidAddress as exc:
+            bad.append(f"bad address {address!r}: {exc}")
+    if bad:
+        raise _fail("; ".join(bad))
 
     async def run() -> list[VerifyResult]:
         async with Verifier(_settings(ctx)) as verifier:
@@ -231,7 +249,7 @@ def _name_columns(header: list[str], wanted: Optional[str], *, required: bool = 
     return None
 
 
-def _row_name(row: list[str], columns: dict[str, int]):  # -> PersonName
+def _row_name(row: list[str], columns: dict[str, int]) -> PersonName:
     if "full" in columns:
         return parse_name(row[columns["full"]])
     return parse_name(
@@ -248,34 +266,33 @@ def _progress() -> Progress:
     )
 
 
-@app.command("verify-file")
-def verify_file(
+RowWork = Callable[[list[str]], Awaitable[tuple[list[object], str]]]
+
+
+def _process_file(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="Input CSV with an address column.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output CSV.")],
-    column: Annotated[Optional[str], typer.Option(help="Address column name (default: email/address/mail).")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=100_000, help="Checks in flight.")] = 1000,
-    smtp: Annotated[bool, typer.Option(help="Probe the mail servers.")] = True,
+    table: csvfiles.Table,
+    stream: IO[str],
+    output: Path,
+    columns: list[str],
+    make_work: Callable[[Verifier], RowWork],
+    concurrency: int,
 ) -> None:
-    """Verify every address of a CSV file, streaming rows of any size, input columns kept."""
-    try:
-        stream = csvfiles.open_input(source)
-        table = csvfiles.open_table(stream, str(source))
-        address_col = csvfiles.find_column(table.header, column, csvfiles.ADDRESS_COLUMNS, "address")
-    except csvfiles.CsvProblem as exc:
-        raise _fail(str(exc)) from None
+    """Stream rows through ``work`` into ``output`` (input columns + ``columns``), in input order.
+
+    Only ``concurrency`` rows are held at once, so a file of any size runs in bounded memory.
+    """
 
     async def run() -> dict[str, int]:
         counts: dict[str, int] = {}
         with output.open("w", encoding="utf-8", newline="") as out, _progress() as progress:
             writer = csvfiles.SafeWriter(out)
-            writer.writerow(table.header + VERIFY_COLUMNS)
-            task = progress.add_task("verifying", total=None, rate="-")
+            writer.writerow(table.header + columns)
+            task = progress.add_task(ctx.info_name or "", total=None, rate="-")
             async with Verifier(_settings(ctx)) as verifier:
-                check = lambda row: verifier.verify(row[address_col], smtp=smtp)  # noqa: E731
-                async for row, result in ordered_map(table.rows, check, concurrency):
-                    writer.writerow(row + _verify_row(result))
-                    counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
+                async for row, (cells, key) in ordered_map(table.rows, make_work(verifier), concurrency):
+                    writer.writerow(row + cells)
+                    counts[key] = counts.get(key, 0) + 1
                     _advance(progress, task, sum(counts.values()))
         return counts
 
@@ -285,6 +302,34 @@ def verify_file(
     except csvfiles.CsvProblem as exc:
         raise _fail(f"{exc} (the rows before it are in {output})") from None
     errors.print(_summary(counts), highlight=False)
+
+
+@app.command("verify-file")
+def verify_file(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="Input CSV with an address column.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output CSV.")],
+    column: Annotated[Optional[str], typer.Option(help="Address column name (default: email/address/mail).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=100_000, help="Checks in flight.")] = 1000,
+    smtp: Annotated[bool, typer.Option(help="Probe the mail servers.")] = True,
+    wait_greylisted: Annotated[bool, typer.Option(help="Wait out greylisting and retry those rows once.")] = False,
+) -> None:
+    """Verify every address of a CSV file, streaming rows of any size, input columns kept."""
+    try:
+        stream = csvfiles.open_input(source)
+        table = csvfiles.open_table(stream, str(source))
+        address_col = csvfiles.find_column(table.header, column, csvfiles.ADDRESS_COLUMNS, "address")
+    except csvfiles.CsvProblem as exc:
+        raise _fail(str(exc)) from None
+
+    def make_work(verifier: Verifier) -> RowWork:
+        async def work(row: list[str]) -> tuple[list[object], str]:
+            result = await verifier.verify(row[address_col], smtp=smtp, wait_greylisted=wait_greylisted)
+            return _verify_row(result), result.verdict.value
+
+        return work
+
+    _process_file(ctx, table, stream, output, VERIFY_COLUMNS, make_work, concurrency)
 
 
 @app.command("find-file")
@@ -306,34 +351,21 @@ def find_file(
     except csvfiles.CsvProblem as exc:
         raise _fail(str(exc)) from None
 
-    async def one(finder: Finder, row: list[str]) -> list[object]:
-        try:
-            result = await finder.find(_row_name(row, name_cols), row[domain_col], smtp=smtp)
-        except (InvalidName, InvalidDomain) as exc:
-            return ["", "", Verdict.UNKNOWN.value, "", f"bad input: {exc}"]
-        return [result.email or "", result.score or "", result.verdict.value, result.pattern or "", result.reason]
+    def make_work(verifier: Verifier) -> RowWork:
+        finder = Finder(verifier)  # one finder per file: what it learns serves the next rows
 
-    async def run() -> dict[str, int]:
-        counts: dict[str, int] = {}
-        with output.open("w", encoding="utf-8", newline="") as out, _progress() as progress:
-            writer = csvfiles.SafeWriter(out)
-            writer.writerow(table.header + FIND_COLUMNS + ["reason"])
-            task = progress.add_task("finding", total=None, rate="-")
-            async with Verifier(_settings(ctx)) as verifier:
-                finder = Finder(verifier)
-                async for row, cells in ordered_map(table.rows, lambda r: one(finder, r), concurrency):
-                    writer.writerow(row + cells)
-                    key = "found" if cells[0] else "not found"
-                    counts[key] = counts.get(key, 0) + 1
-                    _advance(progress, task, sum(counts.values()))
-        return counts
+        async def work(row: list[str]) -> tuple[list[object], str]:
+            try:
+                result = await finder.find(_row_name(row, name_cols), row[domain_col], smtp=smtp)
+            except (InvalidName, InvalidDomain) as exc:
+                return ["", "", Verdict.UNKNOWN.value, "", f"bad input: {exc}"], "bad input"
+            cells: list[object] = [result.email or "", result.score or "", result.verdict.value]
+            cells += [result.pattern or "", result.reason]
+            return cells, "found" if result.email else "not found"
 
-    try:
-        with stream:
-            counts = asyncio.run(run())
-    except csvfiles.CsvProblem as exc:
-        raise _fail(f"{exc} (the rows before it are in {output})") from None
-    errors.print(_summary(counts), highlight=False)
+        return work
+
+    _process_file(ctx, table, stream, output, FIND_COLUMNS + ["reason"], make_work, concurrency)
 
 
 def _advance(progress: Progress, task: TaskID, done: int) -> None:

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./mailsleuth.db"
     broker_url: str = ""  # empty: in-process
     redis_url: str = ""  # empty: memory storage for rate limits
+    rate_limits: dict[str, str] = Field(default_factory=dict)  # scope -> "N/period[;M/period]" overrides
     dns_servers: str = ""  # comma-separated host[:port]; empty: the system's resolvers
     dns_timeout: float = 3.0
     smtp_port: int = 25

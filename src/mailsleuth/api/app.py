@@ -1,0 +1,81 @@
+"""The one FastAPI app: every dialect router over the same services, store and background runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mailsleuth import web
+from mailsleuth.api import (
+    errors,
+    kaspr,
+    leadgenius,
+    leadgenius_bulk,
+    native,
+    native_jobs,
+    voilanorbert,
+    voilanorbert_bulk,
+)
+from mailsleuth.api.auth import RateLimitHeaders
+from mailsleuth.api.ratelimit import RateLimiter, storage_uri
+from mailsleuth.api.services import Services
+from mailsleuth.config import Settings, get_settings
+from mailsleuth.jobs import search, verification
+from mailsleuth.jobs.errors import ServiceError
+from mailsleuth.jobs.runtime import Runtime
+from mailsleuth.store import Database, InvalidFilter
+from mailsleuth.verify import Verifier
+
+DESCRIPTION = """Find and verify professional email addresses.
+
+Speaks the VoilaNorbert (`/2018-01-08/`), LeadGenius (`/emailguess/v1/`) and Kaspr dialects so
+existing clients work unchanged, plus the native `/v1/` API that shows the full evidence.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    verifier: Verifier | None = None,
+    webhook_interval: float = 30.0,
+    webhook_poll: float = 5.0,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the app; the database is migrated and background work started in the lifespan.
+
+    `webhook_interval` is the retry step between webhook tries (VoilaNorbert: 30 s); tests shorten it.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.from_settings(settings)
+        if migrate:
+            await db.migrate()
+        runtime = Runtime(
+            settings, db, verifier=verifier, webhook_interval=webhook_interval, webhook_poll=webhook_poll
+        )
+        app.state.services = Services(runtime, RateLimiter(storage_uri(settings.redis_url), settings.rate_limits))
+        runtime.start()
+        await search.resume_searches(runtime)
+        await verification.resume_verifications(runtime)
+        try:
+            yield
+        finally:
+            await runtime.close()
+            await db.dispose()
+
+    app = FastAPI(title="mailsleuth", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(RateLimitHeaders)
+    app.add_exception_handler(ServiceError, errors.api_error_handler)
+    app.add_exception_handler(InvalidFilter, errors.invalid_filter_handler)
+    app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
+    for module in (voilanorbert, voilanorbert_bulk, leadgenius, leadgenius_bulk, kaspr, native, native_jobs):
+        app.include_router(module.router)
+    app.include_router(web.router)
+    return app

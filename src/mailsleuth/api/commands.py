@@ -1,0 +1,45 @@
+"""`mailsleuth serve`: migrate, bootstrap on first start (printing the key once), run uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from mailsleuth import store
+from mailsleuth.config import Settings, get_settings
+
+
+async def prepare(settings: Settings) -> str | None:
+    """Bring the database up to date; on an empty one create the bootstrap org and return its key."""
+    db = store.Database.from_settings(settings)
+    try:
+        await db.migrate()
+        return await store.bootstrap(db)
+    finally:
+        await db.dispose()
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    database_url: str | None = typer.Option(
+        None, envvar="MAILSLEUTH_DATABASE_URL", help="SQLAlchemy URL (default: ./mailsleuth.db)."
+    ),
+    redis_url: str | None = typer.Option(
+        None, envvar="MAILSLEUTH_REDIS_URL", help="Share rate-limit counters through Redis."
+    ),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the API (every dialect, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from mailsleuth.api.app import create_app
+
+    overrides = {k: v for k, v in {"database_url": database_url, "redis_url": redis_url}.items() if v}
+    settings = get_settings().model_copy(update=overrides)
+    key = asyncio.run(prepare(settings))
+    if key is not None:
+        typer.echo("Created the bootstrap organisation. Its API key (shown only this once):")
+        typer.echo(f"  {key}")
+    uvicorn.run(create_app(settings, migrate=False), host=host, port=port, log_level=log_level)

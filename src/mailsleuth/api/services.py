@@ -1,0 +1,26 @@
+"""What every route needs, built once per app: the background runtime, rate limiter and key cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailsleuth.api.keys import KeyCache
+from mailsleuth.api.ratelimit import RateLimiter
+from mailsleuth.config import Settings
+from mailsleuth.jobs.runtime import Runtime
+from mailsleuth.store import Database
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    limiter: RateLimiter
+    keys: KeyCache = field(default_factory=KeyCache)
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings

@@ -1,0 +1,630 @@
+"""Bulk jobs: massives, LeadGenius bulks, verifier and enrich uploads, with the database as the ledger.
+
+A job's rows are stored first (in batches), then its slices (~500 rows each) are announced on the
+queue (`mailsleuth.jobs.queue`), a few at a time. A slice run claims rows with a lease, does the
+network work outside any transaction, and completes each batch in ONE write: row results, counters,
+credits (idempotent references) and contacts. A row already done is never counted or charged twice,
+so a re-sent slice, a killed worker or a duplicate message changes nothing. Greylisted rows go back
+to the ledger with `next_attempt_at`; nothing sleeps on them. When the last slice ends, the job ends
+and its webhooks are written to the outbox (`notify`), which the reconciler re-checks after a crash.
+
+Rows arrive validated by the HTTP layer, as mappings with these fields (other keys are kept as is and
+returned by `iter_results`, e.g. the original CSV cells named in `columns`):
+    massive, lg_bulk: "name" (full name) or "first"/"middle"/"last"; "domain" and/or "company";
+                      lg_bulk may give "sub" (the sub-job id in LeadGenius webhook ids; default row + 1)
+    verify, enrich:   "email"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from mailsleuth import domains, intelligence, store
+from mailsleuth.find import Finder
+from mailsleuth.jobs import webhooks
+from mailsleuth.jobs.errors import PaymentRequired, ServiceError
+from mailsleuth.jobs.search import company_domain, person, webhook_url
+from mailsleuth.patterns import Convention
+from mailsleuth.results import Verdict, VerifyResult
+from mailsleuth.store import CreditKind, Database, JobStatus, Principal
+from mailsleuth.store import bulk as ledger
+from mailsleuth.store.bulk import ClaimedRow, Job, RowOutcome, RowState
+
+if TYPE_CHECKING:
+    from mailsleuth.jobs.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Job",
+    "JobKind",
+    "Tuning",
+    "cancel_job",
+    "delete_job",
+    "enrich_row",
+    "get_job",
+    "iter_results",
+    "list_jobs",
+    "pause_job",
+    "result_available",
+    "result_cells",
+    "result_columns",
+    "resume_job",
+    "set_rerun",
+    "submit",
+]
+
+
+class JobKind(StrEnum):
+    MASSIVE = "massive"  # VoilaNorbert massive: find, contacts in the job's list
+    LG_BULK = "lg_bulk"  # LeadGenius bulk: find, one webhook per match
+    VERIFY = "verify"  # VoilaNorbert verifier upload
+    ENRICH = "enrich"  # VoilaNorbert enrich upload
+
+
+FINDING = frozenset({JobKind.MASSIVE, JobKind.LG_BULK})
+CREDITS: Mapping[JobKind, CreditKind] = {
+    JobKind.MASSIVE: CreditKind.SEARCH,
+    JobKind.LG_BULK: CreditKind.SEARCH,
+    JobKind.VERIFY: CreditKind.VERIFY,
+    JobKind.ENRICH: CreditKind.ENRICH,
+}
+# The result columns of the CSV download, after the input columns.
+RESULT_COLUMNS: Mapping[JobKind, tuple[str, ...]] = {
+    JobKind.MASSIVE: ("email", "score", "status", "verdict", "pattern", "error"),
+    JobKind.LG_BULK: ("email", "score", "status", "verdict", "pattern", "error"),
+    JobKind.VERIFY: (
+        "email",
+        "is_deliverable",
+        "is_risky",
+        "is_bounce",
+        "error_msg",
+        "verdict",
+        "score",
+        "catch_all",
+        "reason",
+        "smtp_code",
+        "enhanced_status",
+        "mx_hosts",
+    ),
+    JobKind.ENRICH: (
+        "email",
+        "is_deliverable",
+        "is_risky",
+        "is_bounce",
+        "error_msg",
+        "verdict",
+        "score",
+        "first_name",
+        "last_name",
+        "full_name",
+        "title",
+        "linkedin_id",
+        "phone",
+        "location",
+        "company_name",
+        "company_domain",
+        "company_description",
+        "company_url",
+    ),
+}
+INSERT_BATCH = 1000
+CONVENTION_SAVE_INTERVAL = 2.0
+COMPLETION_WAIT = 0.05  # seconds a slice run waits to complete more finished rows in one transaction
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How bulk work is cut and paced; tests shrink the numbers, production keeps the defaults."""
+
+    slice_rows: int = 500  # rows per work unit on the queue
+    window: int = 8  # slices of one job announced at a time; the next go out as these end
+    claim_rows: int = 200  # rows of a slice in flight at once (more are claimed as half finish)
+    lease_seconds: float = 300.0  # a row or slice lease not renewed by then is re-sent
+    max_attempts: int = 5  # greylisted/erroring rows are retried up to this many claims
+    error_retry_seconds: float = 60.0  # retry delay after an unexpected error on a row
+    reconcile_interval: float = 30.0
+    resend_after: float = 120.0  # an announced slice nobody leased by then is announced again
+
+
+# --- submitting and managing jobs (the HTTP and CLI halves call these) ------------------------
+
+
+async def submit(
+    runtime: Runtime,
+    principal: Principal,
+    kind: JobKind | str,
+    rows: Iterable[Mapping[str, str]] | AsyncIterable[Mapping[str, str]],
+    *,
+    options: Mapping[str, Any] | None = None,
+    webhook: str | None = None,
+    filename: str | None = None,
+    list_id: int | None = None,
+    rerun_frequency: int | None = None,
+    retention_hours: int | None = None,
+    columns: Sequence[str] | None = None,
+) -> Job:
+    """Store every row, then announce the first slices; returns the queued job.
+
+    `options`: "smtp" (bool, default True: probe mail servers) and "result_file" (the URL announced
+    by the VoilaNorbert completion webhook; "{id}" and "{token}" are filled in). A massive without
+    `list_id` gets a new list named after `filename`. Nothing is kept when storing fails half-way
+    (no partial job). Raises PaymentRequired (the kind's balance is empty), ServiceError (no rows,
+    unsafe webhook with field "webhook", unknown list with field "list_id", bad rerun/retention).
+    """
+    kind = JobKind(kind)
+    db, org_id = runtime.db, principal.org_id
+    tuning = runtime.queue.tuning
+    options = dict(options or {})
+    webhook = webhook_url(webhook, runtime)
+    _check_hours("rerun_frequency", rerun_frequency)
+    _check_hours("webhook_file_retention_time", retention_hours)
+    if await store.balance(db, org_id, CREDITS[kind]) <= 0:
+        raise PaymentRequired("No credits left." if kind in FINDING else f"No {CREDITS[kind]} credits left.")
+    if list_id is not None and await store.get_list(db, org_id, list_id) is None:
+        raise ServiceError("Invalid list.", field="list_id")
+    job = await ledger.create_job(
+        db,
+        org_id,
+        user_id=principal.user_id,
+        kind=kind.value,
+        token=secrets.token_hex(16),
+        options=options,
+        webhook=webhook,
+        filename=filename,
+        columns=list(columns) if columns is not None else None,
+        list_id=list_id,
+        rerun_frequency=rerun_frequency or None,
+        retention_hours=retention_hours,
+        slice_rows=tuning.slice_rows,
+    )
+    try:
+        quantity = await _store_rows(db, job.id, kind, rows)
+        if quantity == 0:
+            raise ServiceError("The file has no rows.", field="content")
+        if kind is JobKind.MASSIVE and list_id is None:
+            made = await store.create_list(db, org_id, (filename or f"Massive {job.id}")[:300])
+            list_id = made.id
+        job, first = await ledger.seal_job(db, job.id, quantity=quantity, list_id=list_id, window=tuning.window)
+    except BaseException:
+        await ledger.delete_job(db, org_id, job.id)
+        raise
+    await runtime.queue.send([(job.id, number) for number in first])
+    return job
+
+
+async def get_job(db: Database, org_id: int, *, job_id: int | None = None, token: str | None = None) -> Job | None:
+    """A bulk job of the organisation by id or by public token (verifier/enrich), else None."""
+    return await ledger.get_job(db, org_id, job_id=job_id, token=token)
+
+
+async def list_jobs(
+    db: Database, org_id: int, kind: JobKind | str | None = None, offset: int = 0, limit: int = 100
+) -> list[Job]:
+    """The organisation's bulk jobs, newest first (kind None: every bulk kind)."""
+    return await ledger.list_jobs(db, org_id, JobKind(kind).value if kind else None, offset=offset, limit=limit)
+
+
+async def pause_job(db: Database, org_id: int, job_id: int) -> Job | None:
+    """Stop claiming rows (rows in flight finish). None when not found; ended jobs are left alone."""
+    return await ledger.set_status(db, org_id, job_id, JobStatus.PAUSED)
+
+
+async def resume_job(db: Database, org_id: int, job_id: int, *, runtime: Runtime | None = None) -> Job | None:
+    """Continue a paused job. With `runtime` its slices are announced now, else by the next reconcile."""
+    job = await ledger.set_status(db, org_id, job_id, JobStatus.PROCESSING)
+    if job is not None and runtime is not None and job.status is JobStatus.PROCESSING:
+        tuning = runtime.queue.tuning
+        await runtime.queue.send(await ledger.resend_slices(db, job_id=job.id, resend_after=0, window=tuning.window))
+    return job
+
+
+async def cancel_job(db: Database, org_id: int, job_id: int) -> Job | None:
+    """Stop for good; rows done so far stay downloadable. None when not found."""
+    return await ledger.set_status(db, org_id, job_id, JobStatus.CANCELLED)
+
+
+async def delete_job(db: Database, org_id: int, job_id: int, *, recursive: bool = False) -> bool:
+    """Delete a job and its rows; `recursive` also deletes its list and the contacts in it."""
+    return await ledger.delete_job(db, org_id, job_id, recursive=recursive)
+
+
+async def set_rerun(db: Database, org_id: int, job_id: int, hours: int | None) -> Job | None:
+    """Re-run the job every `hours` (None or 0: never again). Raises ServiceError for a bad value."""
+    _check_hours("rerun_frequency", hours)
+    return await ledger.set_rerun(db, org_id, job_id, hours or None)
+
+
+async def iter_results(db: Database, org_id: int, job_id: int) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(input, result) for every row in input order; result is {} for a row not processed yet.
+
+    Reads in pages, so a million-row download holds one page in memory. Raises store.NotFound.
+    """
+    async for row_input, result in ledger.iter_rows(db, org_id, job_id):
+        yield row_input, result
+
+
+def result_available(job: Job, now: datetime | None = None) -> bool:
+    """Whether the result file may still be downloaded (False once the retention time has passed)."""
+    if job.purged_at is not None:
+        return False
+    return job.retention_until is None or (now or store.utcnow()) < job.retention_until
+
+
+def result_columns(job: Job) -> list[str]:
+    """The CSV header: the input columns, then the result columns of the job's kind."""
+    inputs = list(job.columns) if job.columns else list(_default_inputs(JobKind(job.kind)))
+    return inputs + [c for c in RESULT_COLUMNS[JobKind(job.kind)] if c not in inputs]
+
+
+def result_cells(job: Job, row_input: Mapping[str, Any], result: Mapping[str, Any]) -> list[object]:
+    """One CSV line matching `result_columns` (neutralise it with csvfiles.SafeWriter)."""
+    cells: list[object] = []
+    for column in result_columns(job):
+        value = row_input.get(column) if column in row_input and column not in result else result.get(column)
+        cells.append("" if value is None else ",".join(map(str, value)) if isinstance(value, list) else value)
+    return cells
+
+
+def _default_inputs(kind: JobKind) -> tuple[str, ...]:
+    return ("name", "domain", "company") if kind in FINDING else ("email",)
+
+
+def _check_hours(field: str, hours: int | None) -> None:
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= 24 * 3650):
+        raise ServiceError("Enter a whole number of hours.", field=field)
+
+
+async def _store_rows(
+    db: Database, job_id: int, kind: JobKind, rows: Iterable[Mapping[str, str]] | AsyncIterable[Mapping[str, str]]
+) -> int:
+    """Insert the rows INSERT_BATCH at a time; returns how many there were."""
+    batch: list[tuple[dict[str, Any], str | None]] = []
+    stored = 0
+
+    async def flush() -> None:
+        nonlocal stored, batch
+        await ledger.add_rows(db, job_id, stored, batch)
+        stored += len(batch)
+        batch = []
+
+    async for row in _aiter(rows):
+        batch.append((dict(row), _row_domain(kind, row)))
+        if len(batch) >= INSERT_BATCH:
+            await flush()
+    await flush()
+    return stored
+
+
+async def _aiter(
+    rows: Iterable[Mapping[str, str]] | AsyncIterable[Mapping[str, str]],
+) -> AsyncIterator[Mapping[str, str]]:
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            yield row
+    else:
+        for row in rows:
+            yield row
+
+
+def _row_domain(kind: JobKind, row: Mapping[str, str]) -> str | None:
+    """The domain a row will talk to, stored so rows of one mail host can be found together."""
+    raw = (row.get("email") or "").rpartition("@")[2] if kind not in FINDING else row.get("domain") or ""
+    try:
+        return domains.normalise_domain(raw) if raw else None
+    except domains.InvalidDomain:
+        return None
+
+
+# --- running slices (called by the queue's task with nothing but ids) --------------------------
+
+
+async def run_slice(runtime: Runtime, job_id: int, number: int) -> None:
+    """Process one slice: lease it, then keep up to `claim_rows` rows in flight, claiming more as
+    half of them finish and completing finished rows a batch per transaction, until no row is due or
+    the job is paused or cancelled (rows in flight still finish). A slow row holds up only itself.
+    Idempotent: a duplicate or stale delivery of the same slice finds nothing to do."""
+    db, queue = runtime.db, runtime.queue
+    tuning, owner = queue.tuning, queue.owner
+    if not await ledger.lease_slice(db, job_id, number, owner, lease_seconds=tuning.lease_seconds):
+        return
+    job = await ledger.load_job(db, job_id)
+    if job is None:
+        return
+    credit_kind = CREDITS[JobKind(job.kind)]
+    rows = RowProcessor(runtime, job)
+    in_flight: set[asyncio.Task[RowOutcome]] = set()
+    claiming = True
+    try:
+        while True:
+            if claiming and len(in_flight) <= tuning.claim_rows // 2:
+                claimed = await ledger.claim_rows(
+                    db,
+                    job_id,
+                    number,
+                    owner,
+                    limit=tuning.claim_rows - len(in_flight),
+                    lease_seconds=tuning.lease_seconds,
+                    credit_kind=credit_kind,
+                )
+                claiming = bool(claimed)
+                in_flight.update(asyncio.ensure_future(rows.process(row)) for row in claimed)
+            if not in_flight:
+                break
+            finished, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            if in_flight and len(finished) < tuning.claim_rows // 4:  # gather a few more per transaction
+                more, in_flight = await asyncio.wait(in_flight, timeout=COMPLETION_WAIT)
+                finished |= more
+            await queue.conventions.save()
+            outcomes = [task.result() for task in finished]
+            await ledger.complete_rows(db, job_id, owner, outcomes, credit_kind=credit_kind)
+    finally:
+        for task in in_flight:  # cancelled (shutdown): their leases expire or are released on restart
+            task.cancel()
+    await queue.conventions.save(now=True)
+    ended, more_slices = await ledger.finish_slice(db, job_id, number, owner, window=tuning.window)
+    await queue.send([(job_id, n) for n in more_slices])
+    if ended:
+        await notify_job(runtime, job_id)
+
+
+class Conventions:
+    """The process's learned conventions, shared by every slice: concurrent slices at one domain add
+    to one Convention instead of overwriting each other's when they save it to the store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.known: dict[str, Convention] = {}
+        self._saved: dict[str, int] = {}  # domain -> evidence in the store
+        self._loading: dict[str, asyncio.Future[None]] = {}
+        self._last_save = 0.0
+
+    async def load(self, domain: str) -> None:
+        """Fetch the stored convention once per process (concurrent rows share the fetch)."""
+        if domain not in self._loading:
+            self._loading[domain] = asyncio.ensure_future(self._fetch(domain))
+        try:
+            await self._loading[domain]
+        except Exception:
+            self._loading.pop(domain, None)  # let the next row try again
+            raise
+
+    async def _fetch(self, domain: str) -> None:
+        convention = await store.get_convention(self.db, domain)
+        self.known.setdefault(domain, convention or Convention())
+        self._saved[domain] = convention.evidence if convention else 0
+
+    async def save(self, *, now: bool = False) -> None:
+        """Store the conventions that learned something since they were last stored, at most every
+        CONVENTION_SAVE_INTERVAL seconds unless `now` (each save is a write transaction per domain)."""
+        if not now and time.monotonic() - self._last_save < CONVENTION_SAVE_INTERVAL:
+            return
+        self._last_save = time.monotonic()
+        for domain, saved in list(self._saved.items()):
+            convention = self.known.get(domain)
+            if convention is not None and convention.evidence > saved:
+                self._saved[domain] = convention.evidence
+                await store.save_convention(self.db, domain, convention)
+
+
+class RowProcessor:
+    """Turns a job's rows into outcomes with the shared engine (the Verifier's per-domain queues put
+    concurrent rows of one mail host on shared connections)."""
+
+    def __init__(self, runtime: Runtime, job: Job) -> None:
+        self.runtime = runtime
+        self.job = job
+        self.kind = JobKind(job.kind)
+        self.smtp = bool(job.options.get("smtp", True))
+        self.conventions = runtime.queue.conventions
+        self.finder = Finder(runtime.verifier, self.conventions.known)
+
+    async def process(self, row: ClaimedRow) -> RowOutcome:
+        tuning = self.runtime.queue.tuning
+        try:
+            if self.kind in FINDING:
+                return await self._find(row)
+            return await self._verify(row)
+        except ServiceError as exc:  # the row itself is unusable: say why, charge nothing
+            return RowOutcome(
+                row.position,
+                RowState.FAILED,
+                {"email": None, "status": "error", "error": exc.message, "error_msg": exc.message},
+            )
+        except Exception as exc:
+            log.exception("job %s row %s failed", self.job.id, row.position)
+            message = f"{type(exc).__name__}: {exc}"
+            if row.attempts < tuning.max_attempts:
+                retry_at = store.utcnow() + timedelta(seconds=tuning.error_retry_seconds)
+                return RowOutcome(row.position, RowState.RETRY, {"error": message}, retry_at=retry_at)
+            return RowOutcome(
+                row.position,
+                RowState.FAILED,
+                {"email": None, "status": "error", "error": message, "error_msg": message},
+            )
+
+    def _retry(self, row: ClaimedRow, at: datetime) -> bool:
+        return row.attempts < self.runtime.queue.tuning.max_attempts and at > store.utcnow()
+
+    async def _find(self, row: ClaimedRow) -> RowOutcome:
+        data = row.input
+        name = person(
+            data.get("name") or None,
+            first=data.get("first") or None,
+            middle=data.get("middle") or None,
+            last=data.get("last") or None,
+        )
+        domain = await self._domain(data.get("domain") or None, data.get("company") or None)
+        await self.conventions.load(domain)
+        found = await self.finder.find(name, domain, smtp=self.smtp)
+        if found.reason == "greylisted":
+            retry_at = store.utcnow() + timedelta(seconds=self.runtime.settings.greylist_delay)
+            if self._retry(row, retry_at):
+                return RowOutcome(row.position, RowState.RETRY, {"reason": found.reason}, retry_at=retry_at)
+        result = {
+            "email": found.email,
+            "score": found.score,
+            "status": "found" if found.email else "not_found",
+            "verdict": found.verdict.value,
+            "pattern": found.pattern,
+            "domain": found.domain,
+            "reason": found.reason,
+            "first": name.first,
+            "middle": name.middle,
+            "last": name.last,
+        }
+        contact = None
+        if found.email:
+            contact = ledger.FoundContact(
+                name=name.full,
+                first_name=name.first or None,
+                last_name=name.last or None,
+                domain=found.domain,
+                company_name=data.get("company") or None,
+                score=found.score,
+                verdict=found.verdict.value,
+                evidence=found.to_dict(),
+            )
+        return RowOutcome(
+            row.position,
+            RowState.DONE,
+            result,
+            verdict=found.verdict.value,
+            success=found.email is not None,
+            contact=contact,
+        )
+
+    async def _domain(self, domain: str | None, company: str | None) -> str:
+        """The row's domain: given, else the company's known domain, else the company as a domain."""
+        if not domain and company:
+            known = await store.find_company_domain(self.runtime.db, company)
+            if known:
+                return known
+        return company_domain(domain, company)
+
+    async def _verify(self, row: ClaimedRow) -> RowOutcome:
+        address = str(row.input.get("email") or "").strip()
+        if not address:
+            raise ServiceError("This field is required.", field="email")
+        verification = await self.runtime.verifier.verify(address, smtp=self.smtp)
+        if verification.reason == "greylisted" and verification.retry_at is not None:
+            retry_at = datetime.fromtimestamp(verification.retry_at, tz=store.utcnow().tzinfo)
+            if self._retry(row, retry_at):
+                return RowOutcome(row.position, RowState.RETRY, {"reason": "greylisted"}, retry_at=retry_at)
+        result = verifier_fields(verification)
+        if self.kind is JobKind.ENRICH:
+            result.update(await enrich_row(self.runtime.db, self.job.org_id, verification))
+        definitive = verification.verdict is not Verdict.UNKNOWN
+        return RowOutcome(
+            row.position, RowState.DONE, result, verdict=verification.verdict.value, success=definitive, charge=True
+        )
+
+
+def verifier_fields(result: VerifyResult) -> dict[str, Any]:
+    """A verification as VoilaNorbert's verifier columns plus the native evidence."""
+    verdict = result.verdict
+    return {
+        "email": result.email,
+        "is_deliverable": verdict is Verdict.DELIVERABLE,
+        "is_risky": verdict is Verdict.RISKY,
+        "is_bounce": verdict is Verdict.UNDELIVERABLE,
+        "error_msg": result.reason if verdict is Verdict.UNKNOWN else "",
+        "verdict": verdict.value,
+        "score": result.score,
+        "catch_all": result.catch_all,
+        "reason": result.reason,
+        "smtp_code": result.smtp_code,
+        "enhanced_status": result.enhanced_status,
+        "mx_hosts": list(result.mx_hosts),
+    }
+
+
+async def enrich_row(db: Database, org_id: int, verification: VerifyResult) -> dict[str, Any]:
+    """What is known about the address's person and company (`mailsleuth.intelligence.enrich_fields`)."""
+    return await intelligence.enrich_fields(db, org_id, verification)
+
+
+# --- completion webhooks -------------------------------------------------------------------------
+
+
+async def notify_job(runtime: Runtime, job_id: int) -> bool:
+    """Write an ended job's webhooks to the outbox (once: idempotency keys), then wake the sender."""
+    db = runtime.db
+    job = await ledger.load_job(db, job_id)
+    if job is None or job.status is not JobStatus.ENDED or job.notified_at is not None or not job.webhook:
+        return False
+    org = await store.get_org(db, job.org_id)
+    secret = org.webhook_secret if org is not None else ""
+    run = int(job.rerun_lasttime.timestamp()) if job.rerun_lasttime else 0
+    bodies: list[tuple[str, str]] = []  # (idempotency key, JSON body)
+    kind = JobKind(job.kind)
+    if kind is JobKind.MASSIVE:
+        bodies.append((f"job:{job.id}:end:{run}", _json(massive_payload(job))))
+    elif kind is JobKind.LG_BULK:
+        position = 0
+        async for row_input, result in ledger.iter_rows(db, job.org_id, job.id):
+            if result.get("email"):
+                payload = leadgenius_payload(job, position, row_input, result)
+                bodies.append((f"job:{job.id}:row:{position}:{run}", _json(payload)))
+            position += 1
+    else:  # one body with every row: built from JSON pieces, so a big upload is not held as dicts
+        items = [_json(verifier_webhook_item(result)) async for _, result in ledger.iter_rows(db, job.org_id, job.id)]
+        bodies.append((f"job:{job.id}:end:{run}", '{"results":[' + ",".join(items) + "]}"))
+    deliveries = [
+        ledger.Delivery(job.webhook, body, webhooks.delivery_headers(secret, body, key), key) for key, body in bodies
+    ]
+    written = await ledger.notify(db, job.id, deliveries)
+    runtime.webhooks.kick()
+    return written
+
+
+def _json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def massive_payload(job: Job) -> dict[str, Any]:
+    """VoilaNorbert's massive completion webhook."""
+    template = str(job.options.get("result_file") or "")
+    result_file = template.replace("{id}", str(job.id)).replace("{token}", job.token or "") or None
+    return {
+        "success": job.success,
+        "origin_id": job.options.get("origin_id"),
+        "result_file": result_file,
+        "treated": job.treated,
+        "id": job.id,
+        "quantity": job.quantity,
+    }
+
+
+def leadgenius_payload(
+    job: Job, position: int, row_input: Mapping[str, Any], result: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One LeadGenius match: webhook_id "<bulk id>;<sub job id>;<email>"."""
+    sub = row_input.get("sub") or position + 1
+    email = result.get("email")
+    return {
+        "status": 200,
+        "webhook_id": f"{job.id};{sub};{email}",
+        "result": {
+            "bulk_id": job.id,
+            "domain": result.get("domain") or row_input.get("domain"),
+            "first": row_input.get("first", result.get("first", "")),
+            "jobid": sub,
+            "last": row_input.get("last", result.get("last", "")),
+            "middle": row_input.get("middle", result.get("middle", "")),
+            "email": email,
+        },
+    }
+
+
+def verifier_webhook_item(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: result.get(key) for key in ("email", "is_deliverable", "is_risky", "is_bounce", "error_msg")}

@@ -1,0 +1,99 @@
+"""The process-wide pieces background work shares, started and stopped with the server.
+
+In the embedded default, single searches run as asyncio tasks of the API process. Bulk jobs go
+through the queue (`mailsleuth.jobs.queue`, a taskiq broker chosen by settings.broker_url) with the
+database as the ledger, and the reconciler (`mailsleuth.jobs.reconciler`) repairs what crashes leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from mailsleuth.config import Settings
+from mailsleuth.jobs.webhooks import WebhookDispatcher
+from mailsleuth.store import Database
+from mailsleuth.verify import Verifier
+
+if TYPE_CHECKING:
+    from mailsleuth.jobs.bulk import Tuning
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT = 10.0
+
+
+class Runtime:
+    """Settings, database, the shared Verifier, the webhook dispatcher, the job queue and reconciler,
+    and the running tasks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        verifier: Verifier | None = None,
+        webhook_interval: float = 30.0,
+        webhook_poll: float = 5.0,
+        tuning: Tuning | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.verifier = verifier or Verifier(settings)
+        self.http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, trust_env=False)
+        self.webhooks = WebhookDispatcher(
+            db,
+            client=self.http,
+            resolve=self.verifier.resolver.addresses,
+            allow_private=settings.allow_private_networks,
+            interval=webhook_interval,
+            poll=webhook_poll,
+        )
+        # Imported here: the bulk machinery imports the search service, which imports this module.
+        from mailsleuth.jobs.queue import JobQueue
+        from mailsleuth.jobs.reconciler import Reconciler
+
+        self.queue = JobQueue(self, tuning=tuning)
+        self.reconciler = Reconciler(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._reconciling: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._dispatcher = asyncio.create_task(self.webhooks.run(), name="webhooks")
+        self._reconciling = asyncio.create_task(self._run_jobs(), name="reconciler")
+
+    async def _run_jobs(self) -> None:
+        """Start the queue, then recover and reconcile bulk jobs until closed."""
+        await self.queue.start()
+        await self.reconciler.run()
+
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run `work` in the background, keeping a reference so it is neither collected nor forgotten."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait until no background work is running (graceful shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = [*self._tasks, *(task for task in (self._dispatcher, self._reconciling) if task is not None)]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.queue.close()
+        await self.verifier.close()
+        await self.http.aclose()

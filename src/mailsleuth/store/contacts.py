@@ -1,0 +1,594 @@
+"""Contacts and lists, always scoped to one organisation.
+
+Contacts are soft-deleted: a deleted contact disappears from every query but stays in the table, so
+"searching the same contact again is free unless it was deleted" can be decided (`find_existing_contact`
+ignores deleted rows, hence a new contact, hence a new charge reference).
+`ContactFilters` implements every VoilaNorbert `GET /contacts/` filter; `ContactFilters.from_params`
+parses them from query parameters, so the contacts route and `POST /lists/{id}` share one parser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from mailsleuth.store import models as m
+from mailsleuth.store.accounts import user_record
+from mailsleuth.store.db import Database
+from mailsleuth.store.errors import InvalidFilter, NotFound
+from mailsleuth.store.knowledge import company_record
+from mailsleuth.store.records import Contact, ContactList, ContactPage, ContactStatus, utcnow
+
+Params = Mapping[str, str] | Iterable[tuple[str, str]]
+
+MAX_PER_PAGE = 500
+OPERATORS = ("=", ">", "<", ">=", "<=")
+TRUE_VALUES = ("true", "1")
+ORDER_FIELDS: Mapping[str, Any] = {
+    "id": m.Contact.id,
+    "name": m.Contact.name,
+    "email": m.Contact.email,
+    "domain": m.Contact.domain,
+    "company": m.Contact.company_name,
+    "score": m.Contact.score,
+    "status": m.Contact.status,
+    "searching": m.Contact.searching,
+    "title": m.Contact.title,
+    "created": m.Contact.created_at,
+    "updated": m.Contact.updated_at,
+}
+LIST_ORDER_FIELDS = ("id", "name", "created", "contacts")
+TEXT_FIELDS: Mapping[str, int] = {
+    "name": 300,
+    "first_name": 150,
+    "last_name": 150,
+    "domain": 253,
+    "company_name": 300,
+    "email": 320,
+    "verdict": 16,
+    "source": 32,
+    "title": 300,
+    "linkedin_id": 200,
+    "phone": 64,
+    "location": 300,
+    "webhook": 2048,
+}
+UPDATABLE = frozenset(TEXT_FIELDS) | {"owner_id", "company_id", "score", "status", "searching", "evidence", "job_id"}
+_CREATED = re.compile(r"^\s*(>=|<=|>|<|=)?\s*(.+?)\s*$")
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    """A contacts query. Every given filter must match (AND); lists match any of the given ids."""
+
+    ids: Sequence[int] | None = None
+    query: str | None = None  # substring of name, email, domain or company name
+    name: str | None = None  # substring of the name
+    email: str | None = None  # substring of the address
+    company: str | None = None  # substring of the company name
+    domain: str | None = None  # exact domain
+    status: ContactStatus | None = None
+    found: bool | None = None  # True: has an address; False: has none; None: all
+    history: bool | None = None  # True: only contacts created by a search (the search history)
+    lists: Sequence[int] | None = None
+    created: Sequence[tuple[str, datetime]] = ()  # (operator, moment), operator in "=", ">", "<", ">=", "<="
+    order_by: str = "-created"  # any contact field, "-" prefix for descending
+    page: int = 1
+    per_page: int = 50
+
+    def __post_init__(self) -> None:
+        if self.order_by.removeprefix("-") not in ORDER_FIELDS:
+            raise InvalidFilter("order_by", f"must be one of {', '.join(ORDER_FIELDS)}, optionally prefixed by -")
+        if self.page < 1:
+            raise InvalidFilter("page", "must be 1 or more")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise InvalidFilter("per_page", f"must be between 1 and {MAX_PER_PAGE}")
+        for operator, moment in self.created:
+            if operator not in OPERATORS or moment.tzinfo is None:
+                raise InvalidFilter("created", "needs an operator (= > < >= <=) and a timezone-aware moment")
+
+    @classmethod
+    def from_params(cls, params: Params) -> ContactFilters:
+        """Parse VoilaNorbert query parameters (repeated keys allowed). Raises InvalidFilter.
+
+        `found` and `history` follow the spec: "true" or "1" restrict, anything else means all.
+        `created` takes ms timestamps or dates ("2016-04-01 10:00"), each optionally prefixed by an
+        operator (repeat the parameter for a range); see `_created` for the precision rule.
+        """
+        values: dict[str, list[str]] = {}
+        for key, value in params.items() if isinstance(params, Mapping) else params:
+            if value is not None and str(value).strip() != "":
+                values.setdefault(key.removesuffix("[]"), []).append(str(value))
+
+        def last(key: str) -> str | None:
+            return _text(key, values[key][-1]) if key in values else None
+
+        status = last("status")
+        if status is not None and status.upper() not in ContactStatus.__members__:
+            raise InvalidFilter("status", "must be LEAD, CONTACTED, WON or LOST")
+        return cls(
+            ids=_integers("ids", values.get("ids")),
+            query=last("query"),
+            name=last("name"),
+            email=last("email"),
+            company=last("company"),
+            domain=(last("domain") or "").lower() or None,
+            status=ContactStatus(status.upper()) if status else None,
+            found=True if (last("found") or "").lower() in TRUE_VALUES else None,
+            history=True if (last("history") or "").lower() in TRUE_VALUES else None,
+            lists=_integers("lists", values.get("lists")),
+            created=[bound for value in values.get("created", []) for bound in _created(value)],
+            order_by=last("order_by") or "-created",
+            page=_integer("page", last("page") or "1"),
+            per_page=_integer("per_page", last("per_page") or last("limit") or "50"),
+        )
+
+
+def _text(field: str, value: str) -> str:
+    value = value.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidFilter(field, "must not contain control characters")
+    if len(value) > 1000:
+        raise InvalidFilter(field, "is too long")
+    return value
+
+
+def _integer(field: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidFilter(field, "must be an integer") from None
+
+
+def _integers(field: str, values: list[str] | None) -> list[int] | None:
+    if values is None:
+        return None
+    return [_integer(field, part) for value in values for part in value.split(",") if part.strip()]
+
+
+def _created(value: str) -> list[tuple[str, datetime]]:
+    """A created filter as bounds on created_at.
+
+    The value names an interval as wide as its precision (a ms timestamp is one millisecond, a date one
+    day, "10:00" one minute), so `=` and `<=` also match contacts whose stored time has finer digits
+    than what the API showed.
+    """
+    match = _CREATED.match(value)
+    if match is None:
+        raise InvalidFilter("created", "must be a date or ms timestamp, optionally prefixed by = > < >= <=")
+    operator, raw = match.group(1) or "=", match.group(2)
+    try:
+        start, width = _moment(raw)
+    except (ValueError, OverflowError):
+        raise InvalidFilter("created", f"not a date or ms timestamp: {raw!r}") from None
+    end = start + width
+    return {
+        "=": [(">=", start), ("<", end)],
+        ">": [(">=", end)],
+        ">=": [(">=", start)],
+        "<": [("<", start)],
+        "<=": [("<", end)],
+    }[operator]
+
+
+def _moment(raw: str) -> tuple[datetime, timedelta]:
+    if raw.isdigit():
+        return datetime.fromtimestamp(int(raw) / 1000, timezone.utc), timedelta(milliseconds=1)
+    date = _DATE.match(raw)
+    if date is not None:
+        year, month, day, hour, minute, second = (int(part or 0) for part in date.groups())
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        if date.group(4) is None:
+            return moment, timedelta(days=1)
+        return moment, timedelta(seconds=1) if date.group(6) is not None else timedelta(minutes=1)
+    moment = datetime.fromisoformat(raw)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)), timedelta(microseconds=1)
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contains(column: Any, value: str) -> ColumnElement[bool]:
+    return column.ilike(_like(value), escape="\\")
+
+
+def _company_named(value: str) -> ColumnElement[bool]:
+    known = select(m.Company.id).where(_contains(m.Company.name, value))
+    return or_(_contains(m.Contact.company_name, value), m.Contact.company_id.in_(known))
+
+
+def _conditions(org_id: int, filters: ContactFilters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [m.Contact.org_id == org_id, m.Contact.deleted.is_(False)]
+    if filters.ids is not None:
+        where.append(m.Contact.id.in_(list(filters.ids)))
+    if filters.query:
+        where.append(
+            or_(
+                _contains(m.Contact.name, filters.query),
+                _contains(m.Contact.email, filters.query),
+                _contains(m.Contact.domain, filters.query),
+                _company_named(filters.query),
+            )
+        )
+    if filters.name:
+        where.append(_contains(m.Contact.name, filters.name))
+    if filters.email:
+        where.append(_contains(m.Contact.email, filters.email))
+    if filters.company:
+        where.append(_company_named(filters.company))
+    if filters.domain:
+        where.append(m.Contact.domain == filters.domain.lower())
+    if filters.status is not None:
+        where.append(m.Contact.status == ContactStatus(filters.status).value)
+    if filters.found is not None:
+        where.append(m.Contact.email.is_not(None) if filters.found else m.Contact.email.is_(None))
+    if filters.history is not None:
+        where.append((m.Contact.source == "search") if filters.history else (m.Contact.source != "search"))
+    if filters.lists is not None:
+        in_lists = (
+            select(m.ListMember.contact_id)
+            .join(m.ContactList, m.ContactList.id == m.ListMember.list_id)
+            .where(m.ContactList.org_id == org_id, m.ListMember.list_id.in_(list(filters.lists)))
+        )
+        where.append(m.Contact.id.in_(in_lists))
+    for operator, moment in filters.created:
+        column = m.Contact.created_at
+        where.append(
+            {
+                "=": column == moment,
+                ">": column > moment,
+                "<": column < moment,
+                ">=": column >= moment,
+                "<=": column <= moment,
+            }[operator]
+        )
+    return where
+
+
+def _loaded() -> Select[tuple[m.Contact]]:
+    return select(m.Contact).options(
+        joinedload(m.Contact.owner), joinedload(m.Contact.company), selectinload(m.Contact.memberships)
+    )
+
+
+def _record(row: m.Contact) -> Contact:
+    return Contact(
+        id=row.id,
+        org_id=row.org_id,
+        owner=user_record(row.owner) if row.owner else None,
+        name=row.name,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        domain=row.domain,
+        company_name=row.company_name,
+        company=company_record(row.company) if row.company else None,
+        email=row.email,
+        score=row.score,
+        verdict=row.verdict,
+        status=ContactStatus(row.status),
+        searching=row.searching,
+        deleted=row.deleted,
+        source=row.source,
+        title=row.title,
+        linkedin_id=row.linkedin_id,
+        phone=row.phone,
+        location=row.location,
+        webhook=row.webhook,
+        evidence=row.evidence,
+        job_id=row.job_id,
+        list_ids=tuple(sorted(member.list_id for member in row.memberships)),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def name_key(name: str) -> str:
+    """The form names are compared in: case- and whitespace-insensitive."""
+    return " ".join(name.split()).casefold()
+
+
+def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate contact fields: known names, bounded text without control characters, valid status."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise TypeError(f"unknown contact fields: {', '.join(sorted(unknown))}")
+    clean: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key in TEXT_FIELDS and value is not None:
+            value = str(value).strip()
+            if len(value) > TEXT_FIELDS[key]:
+                raise ValueError(f"{key} is longer than {TEXT_FIELDS[key]} characters")
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+                raise ValueError(f"{key} must not contain control characters")
+            if key in ("domain", "email"):
+                value = value.lower()
+        if key == "status":
+            value = ContactStatus(str(value).upper()).value
+        clean[key] = value
+    if "name" in clean:
+        if not clean["name"]:
+            raise ValueError("name must not be empty")
+        clean["name_key"] = name_key(clean["name"])
+    return clean
+
+
+async def _check_refs(session: AsyncSession, org_id: int, fields: Mapping[str, Any]) -> None:
+    """Foreign keys that must stay inside the organisation (companies are global knowledge)."""
+    owner_id = fields.get("owner_id")
+    if owner_id is not None:
+        owner = await session.get(m.User, owner_id)
+        if owner is None or owner.org_id != org_id:
+            raise NotFound(f"user {owner_id} not found")
+    job_id = fields.get("job_id")
+    if job_id is not None:
+        job = await session.get(m.Job, job_id)
+        if job is None or job.org_id != org_id:
+            raise NotFound(f"job {job_id} not found")
+
+
+async def _owned_list(session: AsyncSession, org_id: int, list_id: int) -> m.ContactList | None:
+    row = await session.get(m.ContactList, list_id)
+    return row if row is not None and row.org_id == org_id else None
+
+
+async def _get(session: AsyncSession, org_id: int, contact_id: int) -> m.Contact | None:
+    query = _loaded().where(m.Contact.id == contact_id, m.Contact.org_id == org_id, m.Contact.deleted.is_(False))
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+async def create_contact(
+    db: Database,
+    org_id: int,
+    *,
+    name: str,
+    owner_id: int | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    domain: str | None = None,
+    company_name: str | None = None,
+    company_id: int | None = None,
+    email: str | None = None,
+    score: int | None = None,
+    verdict: str | None = None,
+    status: ContactStatus | str = ContactStatus.LEAD,
+    searching: bool = False,
+    source: str = "search",
+    title: str | None = None,
+    linkedin_id: str | None = None,
+    phone: str | None = None,
+    location: str | None = None,
+    webhook: str | None = None,
+    evidence: dict[str, Any] | None = None,
+    job_id: int | None = None,
+    list_ids: Sequence[int] = (),
+) -> Contact:
+    """Create a contact (optionally in lists of the same organisation). Raises NotFound for a foreign list."""
+    given = dict(locals())
+    fields = _clean({key: value for key, value in given.items() if key in UPDATABLE})
+    async with db.write() as session:
+        await _check_refs(session, org_id, fields)
+        for list_id in list_ids:
+            if await _owned_list(session, org_id, list_id) is None:
+                raise NotFound(f"list {list_id} not found")
+        row = m.Contact(org_id=org_id, **fields)
+        session.add(row)
+        await session.flush()
+        for list_id in dict.fromkeys(list_ids):
+            session.add(m.ListMember(list_id=list_id, contact_id=row.id))
+        await session.flush()
+        found = await _get(session, org_id, row.id)
+        assert found is not None
+        return _record(found)
+
+
+async def get_contact(db: Database, org_id: int, contact_id: int) -> Contact | None:
+    """The contact, or None when missing, deleted or owned by another organisation."""
+    async with db.read() as session:
+        row = await _get(session, org_id, contact_id)
+        return _record(row) if row else None
+
+
+async def update_contact(db: Database, org_id: int, contact_id: int, **changes: Any) -> Contact | None:
+    """Change fields (any create_contact keyword except list_ids). None when not found in the org."""
+    fields = _clean(changes)
+    async with db.write() as session:
+        row = await _get(session, org_id, contact_id)
+        if row is None:
+            return None
+        await _check_refs(session, org_id, fields)
+        for key, value in fields.items():
+            setattr(row, key, value)
+        await session.flush()
+        row = await _get(session, org_id, contact_id)
+        assert row is not None
+        return _record(row)
+
+
+async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:
+    """Soft delete; a later search for the same person is charged again."""
+    async with db.write() as session:
+        row = await _get(session, org_id, contact_id)
+        if row is None:
+            return False
+        row.deleted = True
+        row.deleted_at = utcnow()
+        return True
+
+
+async def find_existing_contact(db: Database, org_id: int, name: str, domain: str) -> Contact | None:
+    """The newest non-deleted contact with this name (case/space-insensitive) at this domain."""
+    async with db.read() as session:
+        query = (
+            _loaded()
+            .where(
+                m.Contact.org_id == org_id,
+                m.Contact.domain == domain.strip().lower(),
+                m.Contact.name_key == name_key(name),
+                m.Contact.deleted.is_(False),
+            )
+            .order_by(m.Contact.id.desc())
+            .limit(1)
+        )
+        row = await session.scalar(query)
+        return _record(row) if row else None
+
+
+async def query_contacts(db: Database, org_id: int, filters: ContactFilters | None = None) -> ContactPage:
+    """One page of the organisation's contacts matching the filters."""
+    filters = filters or ContactFilters()
+    where = _conditions(org_id, filters)
+    descending = filters.order_by.startswith("-")
+    column = ORDER_FIELDS[filters.order_by.removeprefix("-")]
+    order = [column.desc().nulls_last(), m.Contact.id.desc()] if descending else [column.asc().nulls_last(), m.Contact.id]
+    async with db.read() as session:
+        total = int(await session.scalar(select(func.count()).select_from(m.Contact).where(*where)) or 0)
+        query = _loaded().where(*where).order_by(*order)
+        rows = await session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page))
+        return ContactPage([_record(row) for row in rows], total, filters.page, filters.per_page)
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+
+def _list_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValueError("name must not be empty")
+    if len(name) > 300 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ValueError("name must be at most 300 characters without control characters")
+    return name
+
+
+def _member_count() -> Any:
+    return (
+        select(func.count())
+        .select_from(m.ListMember)
+        .join(m.Contact, m.Contact.id == m.ListMember.contact_id)
+        .where(m.ListMember.list_id == m.ContactList.id, m.Contact.deleted.is_(False))
+        .correlate(m.ContactList)
+        .scalar_subquery()
+    )
+
+
+async def _list_records(session: AsyncSession, *where: ColumnElement[bool], order: Sequence[Any] = ()) -> list[ContactList]:
+    count = _member_count().label("contacts")
+    rows = await session.execute(select(m.ContactList, count).where(*where).order_by(*order, m.ContactList.id))
+    return [ContactList(row.id, row.org_id, row.name, int(contacts), row.created_at) for row, contacts in rows]
+
+
+async def _list_record(session: AsyncSession, org_id: int, list_id: int) -> ContactList | None:
+    found = await _list_records(session, m.ContactList.id == list_id, m.ContactList.org_id == org_id)
+    return found[0] if found else None
+
+
+async def create_list(db: Database, org_id: int, name: str) -> ContactList:
+    name = _list_name(name)
+    async with db.write() as session:
+        if await session.get(m.Organization, org_id) is None:
+            raise NotFound(f"organisation {org_id} not found")
+        row = m.ContactList(org_id=org_id, name=name)
+        session.add(row)
+        await session.flush()
+        return ContactList(row.id, org_id, row.name, 0, row.created_at)
+
+
+async def get_list(db: Database, org_id: int, list_id: int) -> ContactList | None:
+    async with db.read() as session:
+        return await _list_record(session, org_id, list_id)
+
+
+async def query_lists(
+    db: Database, org_id: int, *, name: str | None = None, order_by: str = "-created"
+) -> list[ContactList]:
+    """Lists whose name contains `name`, ordered by id, name, created or contacts ("-" for DESC)."""
+    field = order_by.removeprefix("-")
+    if field not in LIST_ORDER_FIELDS:
+        raise InvalidFilter("order_by", f"must be one of {', '.join(LIST_ORDER_FIELDS)}, optionally prefixed by -")
+    column = {"id": m.ContactList.id, "name": m.ContactList.name, "created": m.ContactList.created_at}.get(
+        field, _member_count()
+    )
+    where = [m.ContactList.org_id == org_id]
+    if name:
+        where.append(_contains(m.ContactList.name, _text("name", name)))
+    async with db.read() as session:
+        return await _list_records(session, *where, order=[column.desc() if order_by.startswith("-") else column])
+
+
+async def update_list(db: Database, org_id: int, list_id: int, *, name: str) -> ContactList | None:
+    name = _list_name(name)
+    async with db.write() as session:
+        row = await _owned_list(session, org_id, list_id)
+        if row is None:
+            return None
+        row.name = name
+        await session.flush()
+        return await _list_record(session, org_id, list_id)
+
+
+async def delete_list(db: Database, org_id: int, list_id: int) -> bool:
+    """Delete a list (its contacts stay)."""
+    async with db.write() as session:
+        if await _owned_list(session, org_id, list_id) is None:
+            return False
+        await session.execute(delete(m.ListMember).where(m.ListMember.list_id == list_id))
+        await session.execute(delete(m.ContactList).where(m.ContactList.id == list_id))
+        return True
+
+
+async def _add_members(session: AsyncSession, list_id: int, candidates: Select[Any]) -> None:
+    already = select(m.ListMember.contact_id).where(m.ListMember.list_id == list_id)
+    new_ids = list(await session.scalars(candidates.where(m.Contact.id.not_in(already))))
+    if new_ids:
+        now = utcnow()
+        await session.execute(
+            insert(m.ListMember), [{"list_id": list_id, "contact_id": cid, "added_at": now} for cid in new_ids]
+        )
+
+
+async def add_to_list(db: Database, org_id: int, list_id: int, contact_ids: Iterable[int]) -> ContactList | None:
+    """Add contacts (other organisations' ids are ignored); idempotent. None when the list is not found."""
+    ids = list(dict.fromkeys(contact_ids))
+    async with db.write() as session:
+        if await _owned_list(session, org_id, list_id) is None:
+            return None
+        owned = select(m.Contact.id).where(
+            m.Contact.org_id == org_id, m.Contact.deleted.is_(False), m.Contact.id.in_(ids)
+        )
+        await _add_members(session, list_id, owned)
+        return await _list_record(session, org_id, list_id)
+
+
+async def add_matching_to_list(
+    db: Database, org_id: int, list_id: int, filters: ContactFilters
+) -> ContactList | None:
+    """VoilaNorbert `POST /lists/{id}`: add every contact matched by a contacts query (all pages)."""
+    async with db.write() as session:
+        if await _owned_list(session, org_id, list_id) is None:
+            return None
+        await _add_members(session, list_id, select(m.Contact.id).where(*_conditions(org_id, filters)))
+        return await _list_record(session, org_id, list_id)
+
+
+async def remove_from_list(
+    db: Database, org_id: int, list_id: int, contact_ids: Iterable[int]
+) -> ContactList | None:
+    async with db.write() as session:
+        if await _owned_list(session, org_id, list_id) is None:
+            return None
+        await session.execute(
+            delete(m.ListMember).where(m.ListMember.list_id == list_id, m.ListMember.contact_id.in_(list(contact_ids)))
+        )
+        return await _list_record(session, org_id, list_id)

@@ -1,0 +1,128 @@
+"""Engines, sessions and migrations.
+
+SQLite (the embedded default) gets the settings that make it a dependable server database: WAL so
+readers never block the writer, foreign keys on, a busy timeout, `BEGIN IMMEDIATE` so a write
+transaction takes the write lock up front instead of failing half-way, and exactly one writer: an
+asyncio lock plus a one-connection write engine. Reads use a separate pool of read-only connections.
+PostgreSQL needs none of that and gets one ordinary engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from mailsleuth.config import Settings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+BUSY_TIMEOUT_MS = 10_000
+READ_POOL_SIZE = 4
+
+
+class Database:
+    """The application's handle on its database; create one per process and share it."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            database = parsed.database or ""
+            if database in ("", ":memory:") or database.startswith("file::memory:"):
+                raise ValueError("an in-memory SQLite database cannot be shared by the reader and writer; use a file")
+            self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
+            self._reader = create_async_engine(url, echo=echo, pool_size=READ_POOL_SIZE, max_overflow=0)
+            _configure_sqlite(self._writer, begin="BEGIN IMMEDIATE", read_only=False)
+            _configure_sqlite(self._reader, begin="BEGIN", read_only=True)
+        else:
+            self._writer = self._reader = create_async_engine(url, echo=echo, pool_pre_ping=True)
+        self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(settings.database_url)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine that writes (and, on PostgreSQL, also reads)."""
+        return self._writer
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed on success, rolled back on error.
+
+        Keep it short and free of network IO: on SQLite every other writer waits for it.
+        """
+        if self._write_lock is None:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only snapshot that never waits for the writer (WAL)."""
+        async with self._read_sessions() as session, session.begin():
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic upgrade head); safe to call on every start."""
+        config = alembic_config(self.url)
+        if self._write_lock is None:
+            async with self._writer.begin() as connection:
+                await connection.run_sync(_upgrade, config)
+            return
+        async with self._write_lock, self._writer.begin() as connection:
+            await connection.run_sync(_upgrade, config)
+
+    async def dispose(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration pointing at the migrations shipped inside the package."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str, read_only: bool) -> None:
+    """Take transaction control away from the driver so we decide how each transaction begins."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)

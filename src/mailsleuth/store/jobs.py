@@ -1,0 +1,210 @@
+"""Searches and jobs.
+
+A single search is a job of kind "search" with quantity 1, usually linked to the contact it fills in.
+Its completion is one write transaction: the contact gets its address, the job ends, and the credit is
+charged with the reference `contact:<id>` (or `search:<id>` without a contact), so a retried
+completion or a repeated search of the same contact never pays twice. The network work (DNS, SMTP)
+happens before, outside any transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mailsleuth.store import models as m
+from mailsleuth.store.accounts import ChargeResult, charge_in
+from mailsleuth.store.contacts import get_contact
+from mailsleuth.store.db import Database
+from mailsleuth.store.errors import NotFound
+from mailsleuth.store.records import CreditKind, JobStatus, Search, SearchOutcome, utcnow
+
+
+def _record(row: m.Job) -> Search:
+    return Search(
+        id=row.id,
+        org_id=row.org_id,
+        user_id=row.user_id,
+        kind=row.kind,
+        status=JobStatus(row.status),
+        quantity=row.quantity,
+        treated=row.treated,
+        success=row.success,
+        options=dict(row.options or {}),
+        webhook=row.webhook,
+        result=row.result,
+        contact_id=row.contact_id,
+        list_id=row.list_id,
+        token=row.token,
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        ended_at=row.ended_at,
+    )
+
+
+async def _owned(session: AsyncSession, model: Any, org_id: int, row_id: int | None) -> Any:
+    row = await session.get(model, row_id) if row_id is not None else None
+    return row if row is not None and row.org_id == org_id else None
+
+
+async def create_search(
+    db: Database,
+    org_id: int,
+    *,
+    user_id: int | None = None,
+    kind: str = "search",
+    contact_id: int | None = None,
+    list_id: int | None = None,
+    options: dict[str, Any] | None = None,
+    webhook: str | None = None,
+    quantity: int = 1,
+    token: str | None = None,
+) -> Search:
+    """Record a queued search/job with a public token (random unless given).
+
+    Raises NotFound when the user, contact or list is not in the organisation.
+    """
+    async with db.write() as session:
+        for model, row_id in ((m.User, user_id), (m.Contact, contact_id), (m.ContactList, list_id)):
+            if row_id is not None and await _owned(session, model, org_id, row_id) is None:
+                raise NotFound(f"{model.__tablename__} {row_id} not found")
+        row = m.Job(
+            org_id=org_id,
+            user_id=user_id,
+            kind=kind,
+            status=JobStatus.QUEUED.value,
+            token=token or secrets.token_hex(16),
+            quantity=quantity,
+            options=dict(options or {}),
+            webhook=webhook,
+            contact_id=contact_id,
+            list_id=list_id,
+        )
+        session.add(row)
+        await session.flush()
+        return _record(row)
+
+
+async def get_search(db: Database, org_id: int, search_id: int) -> Search | None:
+    async with db.read() as session:
+        row = await _owned(session, m.Job, org_id, search_id)
+        return _record(row) if row else None
+
+
+async def get_search_by_token(db: Database, org_id: int, token: str) -> Search | None:
+    """Look a job up by its public token (dialects that expose tokens instead of ids)."""
+    async with db.read() as session:
+        row = await session.scalar(select(m.Job).where(m.Job.token == token, m.Job.org_id == org_id))
+        return _record(row) if row else None
+
+
+async def unfinished_searches(db: Database, *, kind: str = "search", limit: int = 100) -> list[Search]:
+    """Queued or processing jobs of every organisation, oldest first: re-run them after a restart."""
+    active = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
+    async with db.read() as session:
+        query = select(m.Job).where(m.Job.kind == kind, m.Job.status.in_(active)).order_by(m.Job.id).limit(limit)
+        return [_record(row) for row in await session.scalars(query)]
+
+
+async def start_search(db: Database, org_id: int, search_id: int) -> Search | None:
+    """QUEUED -> PROCESSING, counting the attempt. None when not found; other states are left alone."""
+    async with db.write() as session:
+        row = await _owned(session, m.Job, org_id, search_id)
+        if row is None:
+            return None
+        if row.status in (JobStatus.QUEUED.value, JobStatus.PROCESSING.value):
+            row.status = JobStatus.PROCESSING.value
+            row.attempts += 1
+            row.started_at = row.started_at or utcnow()
+            await session.flush()
+        return _record(row)
+
+
+def _end(job: m.Job, *, result: dict[str, Any] | None, error: str | None, success: bool) -> None:
+    job.status, job.treated, job.success = JobStatus.ENDED.value, max(job.treated, 1), int(success)
+    job.result, job.error, job.ended_at = result, error, utcnow()
+    job.lease_owner = job.lease_expires_at = None
+
+
+async def complete_search(
+    db: Database,
+    org_id: int,
+    search_id: int,
+    *,
+    email: str | None,
+    score: int | None = None,
+    verdict: str | None = None,
+    evidence: dict[str, Any] | None = None,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> SearchOutcome:
+    """Finish a search: fill its contact, charge 1 search credit when an address was found, end the job.
+
+    When the organisation cannot pay, the address is withheld (contact email stays None, the job's result
+    says so) rather than given away. Idempotent: completing an ended search changes and charges nothing.
+    Raises NotFound.
+    """
+    async with db.write() as session:
+        job = await _owned(session, m.Job, org_id, search_id)
+        if job is None:
+            raise NotFound(f"search {search_id} not found")
+        if job.status == JobStatus.ENDED.value:
+            return SearchOutcome(_record(job), None, charged=False, insufficient_credits=False)
+        contact = await _owned(session, m.Contact, org_id, job.contact_id)
+        if contact is not None and contact.deleted:
+            contact = None
+        outcome = ChargeResult.ALREADY
+        if email is not None:
+            reference = f"contact:{contact.id}" if contact is not None else f"search:{job.id}"
+            outcome = await charge_in(session, org_id, CreditKind.SEARCH, 1, reference)
+        withheld = outcome is ChargeResult.INSUFFICIENT
+        if withheld:
+            email = score = verdict = None
+            result = {**(result or {}), "insufficient_credits": True}
+        if contact is not None:
+            contact.email = email.lower() if email else None
+            contact.score, contact.verdict, contact.searching = score, verdict, False
+            if evidence is not None:
+                contact.evidence = evidence
+        _end(job, result=result, error=error, success=email is not None)
+        await session.flush()
+        search = _record(job)
+        contact_id = contact.id if contact is not None else None
+    found = await get_contact(db, org_id, contact_id) if contact_id is not None else None
+    return SearchOutcome(search, found, charged=outcome is ChargeResult.CHARGED, insufficient_credits=withheld)
+
+
+async def finish_job(
+    db: Database,
+    org_id: int,
+    job_id: int,
+    *,
+    result: dict[str, Any] | None,
+    error: str | None = None,
+    charge_kind: CreditKind | str | None = None,
+    charge_reference: str | None = None,
+) -> Search:
+    """End a single job that fills no contact (e.g. an asynchronous verification) with its result.
+
+    With `charge_kind`, 1 credit of that kind is charged in the same transaction, once per
+    `charge_reference` (default `job:<id>`); when the organisation cannot pay, the result is withheld
+    and replaced by `{"insufficient_credits": true}`. Idempotent: an ended job is returned unchanged.
+    Raises NotFound.
+    """
+    async with db.write() as session:
+        job = await _owned(session, m.Job, org_id, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        if job.status == JobStatus.ENDED.value:
+            return _record(job)
+        if charge_kind is not None:
+            reference = charge_reference or f"job:{job.id}"
+            if await charge_in(session, org_id, CreditKind(charge_kind), 1, reference) is ChargeResult.INSUFFICIENT:
+                result, error = {"insufficient_credits": True}, error or "insufficient credits"
+        _end(job, result=result, error=error, success=result is not None and error is None)
+        await session.flush()
+        return _record(job)

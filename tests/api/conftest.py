@@ -1,0 +1,114 @@
+"""A real mailsleuth server for the API tests: uvicorn on a free loopback port, a temporary SQLite
+database, and the scripted mail world as the outside world. Tests talk to it over HTTP like any
+client would, and prepare tenants directly through the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from mailsleuth import store
+from mailsleuth.api.app import create_app
+from mailsleuth.config import Settings
+
+WEBHOOK_INTERVAL = 0.2  # the tests' stand-in for VoilaNorbert's 30 s retry step
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    org_id: int
+    user_id: int
+    email: str
+    key: str
+
+
+@dataclass
+class ApiServer:
+    url: str
+    settings: Settings
+
+    def call(self, coro_fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one store function against the server's database, from the (synchronous) test."""
+
+        async def run() -> Any:
+            db = store.Database(self.settings.database_url)
+            try:
+                return await coro_fn(db, *args, **kwargs)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(run())
+
+    def tenant(self, *, search: int = 10, verify: int = 10) -> Tenant:
+        """A fresh organisation with one admin user and one key (fresh rate-limit counters too)."""
+        n = next(_names)
+
+        async def create(db: store.Database) -> Tenant:
+            org = await store.create_org(db, f"org-{n}", credits={"search": search, "verify": verify})
+            user = await store.create_user(db, org.id, f"user{n}@org{n}.test", name=f"User {n}", admin=True)
+            key = await store.create_key(db, org.id, user.id)
+            return Tenant(org.id, user.id, user.email, key)
+
+        return self.call(create)
+
+    def client(self, **options: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=20.0, trust_env=False, **options)
+
+
+def _serve(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.01)
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def api_server(world_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    path = Path(tmp_path_factory.mktemp("api")) / "mailsleuth.db"
+    settings = world_settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{path}"})
+    app = create_app(settings, webhook_interval=WEBHOOK_INTERVAL, webhook_poll=0.05)
+    # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else Nagle + delayed
+    # ACK add ~40 ms to every response)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server, thread = _serve(app, sock)
+    host, port = sock.getsockname()
+    yield ApiServer(f"http://{host}:{port}", settings)
+    server.should_exit = True
+    thread.join(timeout=20)
+    sock.close()
+
+
+@pytest.fixture
+def tenant(api_server: ApiServer) -> Tenant:
+    return api_server.tenant()
+
+
+def wait_until(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll `check()` until it returns something truthy (background work finishing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(interval)

@@ -1,0 +1,128 @@
+"""Domain intelligence through the API: VoilaNorbert domain search and company names, Kaspr leads,
+employees and patterns, native enrichment, people import and sources, on a real server whose
+outside world has company websites (web world) behind the mail world's DNS."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailsleuth import store
+from mailsleuth.api.app import create_app
+from mailsleuth.store import CreditKind
+from tests.api.conftest import ApiServer, Tenant, _serve
+from tests.mailworld.smtp_server import Behaviour
+from tests.mailworld.world import MailWorld
+from tests.test_intelligence import STAFF, WEB_ADDRESS, _widgets_site
+from tests.webworld import WebWorld
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    with WebWorld((WEB_ADDRESS, "127.0.0.1")) as web:
+        web.add_site("widgets.test", _widgets_site())
+        mail = MailWorld(first_ip="127.0.8.1")
+        mail.add_domain("widgets.test", behaviour=Behaviour(mailboxes={*STAFF, "cwhite", "info"}))
+        mail.dns.add("widgets.test", "A", WEB_ADDRESS)
+        with mail:
+            path = Path(tmp_path_factory.mktemp("intel-api")) / "mailsleuth.db"
+            settings = mail.settings(
+                database_url=f"sqlite+aiosqlite:///{path}", crawl_scheme="http", crawl_port=web.port, crawl_timeout=5.0
+            )
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sock.bind(("127.0.0.1", 0))
+            uvicorn_server, thread = _serve(create_app(settings, webhook_poll=0.05), sock)
+            host, port = sock.getsockname()
+            yield ApiServer(f"http://{host}:{port}", settings)
+            uvicorn_server.should_exit = True
+            thread.join(timeout=20)
+            sock.close()
+
+
+@pytest.fixture
+def tenant(server: ApiServer) -> Tenant:
+    return server.tenant()
+
+
+def _vn(server: ApiServer, tenant: Tenant) -> httpx.Client:
+    return server.client(auth=("any_string", tenant.key))
+
+
+def test_voilanorbert_domain_search_then_search_by_company_name(server: ApiServer, tenant: Tenant) -> None:
+    with _vn(server, tenant) as client:
+        first = client.post("/2018-01-08/search/domain", data={"domain": "widgets.test"})
+        again = client.post("/2018-01-08/search/domain", json={"company": "Widgets Inc", "page": 1})
+        by_company = client.post("/2018-01-08/search/name", data={"name": "Carol White", "company": "Widgets Inc"})
+        lost = client.post("/2018-01-08/search/name", data={"name": "Carol White", "company": "Nowhere Corp"})
+        balance = client.get("/2018-01-08/organization/credits").json()
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert set(body) == {"has_next", "result", "credits_available", "total"}
+    assert body["total"] == 4 and body["has_next"] is False and body["credits_available"] is True
+    contacts = {c["email"]["email"]: c for c in body["result"]}
+    assert set(contacts) == {f"{local}@widgets.test" for local in STAFF}
+    jane = contacts["jdoe@widgets.test"]
+    assert jane["is_new"] is True and jane["name"] == "Jane Doe" and jane["email"]["score"] == 100
+    assert jane["company"]["name"] == "Widgets Inc" and jane["company"]["raw_url"] == "widgets.test"
+    assert jane["owner"]["email"] == tenant.email
+    # the company name is known now (its facts came with the crawl); nothing is charged twice
+    assert again.status_code == 200 and again.json()["total"] == 4
+    assert by_company.status_code == 200 and by_company.json()["company"]["raw_url"] == "widgets.test"
+    assert lost.status_code == 400 and list(lost.json()) == ["company"]
+    assert balance["remains"] == 6  # 4 people revealed by the domain search
+
+
+def test_kaspr_profile_employees_and_patterns_over_imported_people(server: ApiServer, tenant: Tenant) -> None:
+    people = [
+        {"name": "Carol White", "domain": "widgets.test", "linkedin": "https://linkedin.com/in/carol-white",
+         "phone": "+1 (650) 253-0000", "title": "CFO", "location": "Austin, TX, USA"},
+        {"name": "Jane Doe", "domain": "widgets.test", "email": "jdoe@widgets.test", "linkedin": "jane-d"},
+        {"name": "No Phone", "phone": "12"},
+    ]
+    with server.client(headers={"Authorization": f"Bearer {tenant.key}"}) as native:
+        imported = native.post("/v1/people", json=people)
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 2 and [e["line"] for e in imported.json()["errors"]] == [3]
+    with server.client(headers={"Authorization": tenant.key}) as kaspr:
+        profile = kaspr.post("/profile/profile", json={"id": "carol-white", "name": "Carol White"})
+        cached = kaspr.post("/profile/profile", json={"id": "carol-white", "name": "Carol White"})
+        unknown = kaspr.post("/profile/profile", json={"id": "nobody-here", "name": "Nobody Here"})
+        employees = kaspr.post("/company/domainEmployees", json={"domain": "widgets.test", "isPhoneRequired": True})
+        limited = kaspr.post("/company/domainEmployees", json={"domain": "widgets.test", "contactsNumberLimit": 1})
+        patterns = kaspr.post("/company/domainPattern", json={"domain": "widgets.test"})
+    assert profile.status_code == 200, profile.text
+    lead = profile.json()["profile"]
+    assert lead["currentProEmail"] == "cwhite@widgets.test" and lead["emails"] == [
+        {"email": "cwhite@widgets.test", "valid": True}
+    ]
+    assert lead["phones"] == ["+16502530000"] and lead["title"] == "CFO" and lead["location"] == "Austin, TX, USA"
+    assert isinstance(lead["fetchedAt"], int) and lead["processingTime"] >= 0
+    assert profile.headers["Decreased-Credits"] == "1" and cached.headers["Decreased-Credits"] == "0"
+    assert unknown.status_code == 404
+    assert [e["name"] for e in employees.json()["employees"]] == ["Carol White"]
+    assert len(limited.json()["employees"]) == 1
+    found = patterns.json()["patterns"]
+    assert found[0]["pattern"] == "{f}{last}@widgets.test" and 0 < sum(p["score"] for p in found) <= 1
+
+
+def test_native_enrich_people_csv_and_sources(server: ApiServer, tenant: Tenant) -> None:
+    csv_body = "name,domain,phone,location\nAda Lovelace,widgets.test,020 7946 0018,\"London, United Kingdom\"\n,widgets.test,,\n"
+    server.call(store.add_credits, tenant.org_id, CreditKind.ENRICH, 5)
+    with _vn(server, tenant) as client:
+        client.post("/2018-01-08/search/domain", data={"domain": "widgets.test"})  # crawled (or cached)
+    with server.client(headers={"Authorization": f"Bearer {tenant.key}"}) as native:
+        imported = native.post("/v1/people", content=csv_body, headers={"Content-Type": "text/csv"})
+        enriched = native.get("/v1/enrich", params={"email": "bjones@widgets.test"})
+        verified = native.post("/v1/verify", json={"email": "jdoe@widgets.test"})
+    assert imported.json()["created"] == 1 and imported.json()["errors"][0]["line"] == 3
+    assert enriched.status_code == 200, enriched.text
+    body = enriched.json()
+    assert body["verdict"] == "deliverable" and body["person"]["name"] == "Bob Jones"
+    assert body["company"]["name"] == "Widgets Inc"
+    assert body["sources"][0]["uri"].endswith("/contact") and body["sources"][0]["still_on_page"] is True
+    assert server.call(store.balance, tenant.org_id, CreditKind.ENRICH) == 4
+    assert verified.status_code == 200 and verified.json()["sources"][0]["uri"].endswith("/team")
