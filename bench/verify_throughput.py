@@ -110,7 +110,7 @@ def main() -> None:
     print(f"max concurrent per host:     {max(max_concurrent)}")
     print(f"cap violations:              {violations}")
     print(f"DATA commands seen:          {sum(data)}")
-    print(f"results by reason:           " + ", ".join(
+    print("results by reason:           " + ", ".join(
         f"{k[7:]} {v}" for k, v in sorted(figures.items()) if k.startswith("reason:")))
     print(f"peak RSS of the prober:      {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -6,49 +6,19 @@ access. ORG arguments take an organisation's name or id.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mailsleuth import store
-from mailsleuth.config import get_settings
 from mailsleuth.store import CreditKind, Database, Organization
+from mailsleuth.store.commands import DatabaseUrl, UserError, run_with_store, stderr
 
-T = TypeVar("T")
 
 admin_app = typer.Typer(help="Manage organisations, users, API keys, plans and credits.", no_args_is_help=True)
 stdout = Console()
-stderr = Console(stderr=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL [default: MAILSLEUTH_DATABASE_URL]", show_default=False),
-]
-
-
-class UserError(Exception):
-    """A mistake in the command line: reported in one line, exit code 2."""
-
-
-def _run(database_url: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = Database(database_url or get_settings().database_url)
-        try:
-            await db.migrate()
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (UserError, store.StoreError, ValueError) as error:
-        stderr.print(f"[red]Error:[/red] {error}", highlight=False)
-        raise typer.Exit(code=2) from None
-
 
 async def _org(db: Database, name_or_id: str) -> Organization:
     org = await store.find_org(db, name_or_id)
@@ -66,7 +36,7 @@ def create_org(
 ) -> None:
     """Create an organisation."""
     opening = {kind: credits for kind in CreditKind}
-    org = _run(database_url, lambda db: store.create_org(db, name, plan=plan, credits=opening))
+    org = run_with_store(database_url, lambda db: store.create_org(db, name, plan=plan, credits=opening))
     stdout.print(f"created organisation {org.name!r} (id {org.id}, plan {org.plan})", highlight=False)
 
 
@@ -83,7 +53,7 @@ def create_user(
     async def work(db: Database) -> store.User:
         return await store.create_user(db, (await _org(db, org)).id, email, name=name, admin=admin)
 
-    user = _run(database_url, work)
+    user = run_with_store(database_url, work)
     stdout.print(f"created user {user.email} (id {user.id})", highlight=False)
 
 
@@ -105,7 +75,7 @@ def create_key(
             user_id = owner.id
         return await store.create_key(db, found.id, user_id)
 
-    key = _run(database_url, work)
+    key = run_with_store(database_url, work)
     stderr.print("API key (shown once, store it now):")
     print(key)
 
@@ -118,7 +88,7 @@ def revoke_key(prefix: str, database_url: DatabaseUrl = None) -> None:
         if not await store.revoke_key(db, prefix):
             raise UserError(f"no active key with prefix {prefix!r}")
 
-    _run(database_url, work)
+    run_with_store(database_url, work)
     stdout.print(f"revoked {prefix}", highlight=False)
 
 
@@ -129,7 +99,7 @@ def set_plan(org: str, plan: str, database_url: DatabaseUrl = None) -> None:
     async def work(db: Database) -> Organization:
         return await store.set_plan(db, (await _org(db, org)).id, plan)
 
-    updated = _run(database_url, work)
+    updated = run_with_store(database_url, work)
     stdout.print(f"{updated.name}: plan {updated.plan}", highlight=False)
 
 
@@ -145,7 +115,7 @@ def add_credits(
     async def work(db: Database) -> int:
         return await store.add_credits(db, (await _org(db, org)).id, kind, amount, reason="admin")
 
-    remaining = _run(database_url, work)
+    remaining = run_with_store(database_url, work)
     stdout.print(f"{kind.value} credits: {remaining}", highlight=False)
 
 
@@ -162,7 +132,7 @@ def list_orgs(database_url: DatabaseUrl = None) -> None:
         return rows
 
     table = Table("id", "name", "plan", "users", "keys", *(kind.value for kind in CreditKind))
-    for org, users, keys, balances in _run(database_url, work):
+    for org, users, keys, balances in run_with_store(database_url, work):
         table.add_row(
             str(org.id), org.name, org.plan, str(users), str(keys), *(str(balances[k].remaining) for k in CreditKind)
         )

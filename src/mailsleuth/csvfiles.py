@@ -50,15 +50,20 @@ def optional_column(header: Sequence[str], names: Sequence[str]) -> int | None:
         return None
 
 
-def open_table(stream: IO[str], source: str) -> Table:
-    """Read the header now (so column errors come before any work) and the rows lazily."""
-    reader = csv.reader(stream)
+def read_header(reader: Iterator[list[str]], source: str) -> list[str]:
+    """The first row, or a CsvProblem saying why the file has none."""
     try:
-        header = next(reader)
+        return next(reader)
     except StopIteration:
         raise CsvProblem(f"{source} is empty: expected a header row") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise CsvProblem(f"{source}: cannot read the header: {exc}") from None
+
+
+def open_table(stream: IO[str], source: str) -> Table:
+    """Read the header now (so column errors come before any work) and the rows lazily."""
+    reader = csv.reader(stream)
+    header = read_header(reader, source)
     width = len(header)
 
     def rows() -> Iterator[list[str]]:

@@ -9,7 +9,6 @@ convention (once per address).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,11 +24,11 @@ from phonenumbers.geodata.locale import LOCALE_DATA
 from unidecode import unidecode
 
 from mailsleuth import domains, store
-from mailsleuth.config import get_settings
-from mailsleuth.csvfiles import CsvProblem, open_input
+from mailsleuth.csvfiles import CsvProblem, open_input, read_header
 from mailsleuth.names import InvalidName, PersonName, parse_name
 from mailsleuth.store import Database
 from mailsleuth.store import intelligence as knowledge
+from mailsleuth.store.commands import DatabaseUrl, UserError, run_with_store
 
 __all__ = ["BadRow", "ImportReport", "Parsed", "Person", "PersonError", "import_people", "linkedin_id",
            "parse_people_csv", "parse_people_records", "phone_e164", "region_for", "store_people"]
@@ -260,12 +259,7 @@ def parse_people_csv(stream: IO[str], *, default_region: str | None = None, sour
     Raises CsvProblem when the file cannot be read or its header has no name column.
     """
     reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise CsvProblem(f"{source} is empty: expected a header row") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise CsvProblem(f"{source}: cannot read the header: {exc}") from None
+    header = read_header(reader, source)
     index = {name: header.index(cell) for name, cell in columns(header).items()}
 
     def records() -> Iterator[tuple[int, Mapping[str, str]]]:
@@ -325,21 +319,15 @@ async def store_people(db: Database, org_id: int, parsed: Parsed, *, owner_id: i
 
 # --- the command ---------------------------------------------------------------------------------
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL [default: MAILSLEUTH_DATABASE_URL]", show_default=False),
-]
-
-
 async def _org_id(db: Database, org: str | None) -> int:
     if org is not None:
         found = await store.find_org(db, org)
         if found is None:
-            raise CsvProblem(f"unknown organisation {org!r}")
+            raise UserError(f"unknown organisation {org!r}")
         return found.id
     orgs = await store.list_orgs(db)
     if len(orgs) != 1:
-        raise CsvProblem(f"{len(orgs)} organisations in the database: choose one with --org")
+        raise UserError(f"{len(orgs)} organisations in the database: choose one with --org")
     return orgs[0].id
 
 
@@ -357,22 +345,13 @@ def import_people(
         typer.echo(f"error: --default-region {default_region!r} is not a country code such as FR or US", err=True)
         raise typer.Exit(2)
 
-    async def work() -> ImportReport:
-        db = Database(database_url or get_settings().database_url)
-        try:
-            await db.migrate()
-            org_id = await _org_id(db, org)
-            with open_input(path) as stream:
-                parsed = parse_people_csv(stream, default_region=default_region, source=str(path))
-            return await store_people(db, org_id, parsed)
-        finally:
-            await db.dispose()
+    async def work(db: Database) -> ImportReport:
+        org_id = await _org_id(db, org)
+        with open_input(path) as stream:
+            parsed = parse_people_csv(stream, default_region=default_region, source=str(path))
+        return await store_people(db, org_id, parsed)
 
-    try:
-        report = asyncio.run(work())
-    except (CsvProblem, ValueError, store.StoreError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    report = run_with_store(database_url, work)  # a bad file or org: one line, exit code 2
     typer.echo(f"imported {report.created + report.updated} people ({report.created} new, {report.updated} updated)")
     for bad in report.bad:
         typer.echo(f"{path}:{bad.line}: {bad.error}", err=True)

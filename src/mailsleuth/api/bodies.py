@@ -35,14 +35,19 @@ async def read_fields(request: Request) -> dict[str, Any]:
     if not text:
         return {}
     if content_type == "application/json" or text.startswith(("{", "[")):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            raise ServiceError("Malformed JSON body.") from None
-        if not isinstance(data, dict):
-            raise ServiceError("The body must be a JSON object.")
-        return data
+        return json_object(text)
     return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """Parse a body that must be one JSON object, with the errors every dialect shares."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise ServiceError("Malformed JSON body.") from None
+    if not isinstance(data, dict):
+        raise ServiceError("The body must be a JSON object.")
+    return data
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:

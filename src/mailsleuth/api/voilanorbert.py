@@ -34,16 +34,26 @@ DomainCaller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_SEARC
 _PAGE_NOT_FOUND = "Page not found."
 
 
-def route(method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `path` with and without its trailing slash: the docs use both spellings."""
+RouteDecorator = Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]
 
-    def decorator(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        router.add_api_route(path, endpoint, methods=[method], **options)
-        twin = path[:-1] if path.endswith("/") else path + "/"
-        router.add_api_route(twin, endpoint, methods=[method], include_in_schema=False, **options)
-        return endpoint
 
-    return decorator
+def tolerant_routes(target: APIRouter) -> RouteDecorator:
+    """A `route(method, path)` decorator for `target` that registers `path` with and without its
+    trailing slash: the VoilaNorbert docs use both spellings."""
+
+    def route(method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            target.add_api_route(path, endpoint, methods=[method], **options)
+            twin = path[:-1] if path.endswith("/") else path + "/"
+            target.add_api_route(twin, endpoint, methods=[method], include_in_schema=False, **options)
+            return endpoint
+
+        return decorator
+
+    return route
+
+
+route = tolerant_routes(router)
 
 
 # --- shapes --------------------------------------------------------------------------------------

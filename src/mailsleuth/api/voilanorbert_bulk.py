@@ -15,7 +15,6 @@ the job was submitted to (behind a proxy, run uvicorn with `--proxy-headers`).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -29,7 +28,8 @@ from mailsleuth import store, uploads
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_MASSIVES
-from mailsleuth.api.voilanorbert import PREFIX
+from mailsleuth.api.bodies import json_object
+from mailsleuth.api.voilanorbert import PREFIX, tolerant_routes
 from mailsleuth.csvfiles import SafeWriter
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
@@ -58,16 +58,7 @@ _GONE = "The result file is no longer available (its retention time has passed).
 Fields = dict[str, Any]  # str values, Spool for the file fields, JSON values as sent
 
 
-def route(method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `path` with and without its trailing slash, like the VoilaNorbert router does."""
-
-    def decorator(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        router.add_api_route(path, endpoint, methods=[method], **options)
-        twin = path[:-1] if path.endswith("/") else path + "/"
-        router.add_api_route(twin, endpoint, methods=[method], include_in_schema=False, **options)
-        return endpoint
-
-    return decorator
+route = tolerant_routes(router)
 
 
 # --- reading bodies of up to 100 MB ------------------------------------------------------------
@@ -97,7 +88,7 @@ async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fie
     else:
         raw = b"".join([chunk async for chunk in _limited(request)])
         text = raw.decode("utf-8", errors="surrogateescape").strip()
-        fields = _json(text) if content_type == "application/json" or text.startswith("{") else _urlencoded(text)
+        fields = json_object(text) if content_type == "application/json" or text.startswith("{") else _urlencoded(text)
     for name in files:
         value = fields.get(name)
         if isinstance(value, str):
@@ -121,16 +112,6 @@ async def _multipart(request: Request) -> Fields:
     finally:
         await form.close()
     return fields
-
-
-def _json(text: str) -> Fields:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise ServiceError("Malformed JSON body.") from None
-    if not isinstance(data, dict):
-        raise ServiceError("The body must be a JSON object.")
-    return data
 
 
 def _urlencoded(text: str) -> Fields:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,40 +23,13 @@ from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
 from mailsleuth.store import Database, JobStatus
 from mailsleuth.store import bulk as ledger
+from mailsleuth.store.commands import DatabaseUrl, UserError, run_with_store, stderr
 
-T = TypeVar("T")
 
 jobs_app = typer.Typer(
     help="Bulk jobs: list, show progress, pause, resume, cancel, download results.", no_args_is_help=True
 )
 stdout = Console()
-stderr = Console(stderr=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL [default: MAILSLEUTH_DATABASE_URL]", show_default=False),
-]
-
-
-class UserError(Exception):
-    """Reported in one line, exit code 2."""
-
-
-def _run(database_url: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = Database(database_url or get_settings().database_url)
-        try:
-            await db.migrate()
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (UserError, store.StoreError, ValueError) as error:
-        stderr.print(f"[red]Error:[/red] {error}", highlight=False)
-        raise typer.Exit(code=2) from None
-
 
 async def _job(db: Database, job_id: int) -> Job:
     job = await ledger.load_job(db, job_id)
@@ -85,7 +57,7 @@ def list_command(
         return await ledger.list_jobs(db, org_id, kind.value if kind else None, limit=limit)
 
     table = Table("id", "org", "kind", "status", "progress", "success", "file", "created")
-    for job in _run(database_url, work):
+    for job in run_with_store(database_url, work):
         table.add_row(
             str(job.id),
             str(job.org_id),
@@ -102,7 +74,7 @@ def list_command(
 @jobs_app.command("show")
 def show(job_id: int, database_url: DatabaseUrl = None) -> None:
     """A job's status, progress bar and counters."""
-    job = _run(database_url, lambda db: _job(db, job_id))
+    job = run_with_store(database_url, lambda db: _job(db, job_id))
     stdout.print(
         f"job {job.id} ({job.kind}) of organisation {job.org_id}: [bold]{job.status.value}[/bold]"
         + (f" ({job.error})" if job.error else ""),
@@ -134,7 +106,7 @@ def _change(job_id: int, database_url: str | None, status: JobStatus) -> None:
         assert changed is not None
         return changed
 
-    job = _run(database_url, work)
+    job = run_with_store(database_url, work)
     if job.status is not status and not (status is JobStatus.PROCESSING and job.status is JobStatus.ENDED):
         stderr.print(f"[red]Error:[/red] job {job.id} is {job.status.value}", highlight=False)
         raise typer.Exit(code=1)
@@ -180,7 +152,7 @@ def download(
                 rows += 1
         return rows
 
-    rows = _run(database_url, work)
+    rows = run_with_store(database_url, work)
     stdout.print(f"wrote {rows} rows to {output}", highlight=False)
 
 
