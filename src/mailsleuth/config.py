@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     crawl_timeout: float = 10.0
     crawl_max_page_bytes: int = 2_000_000
     crawl_user_agent: str = "mailsleuth/0.1 (self-hosted address verifier)"
+    crawl_max_age_hours: float = 168.0  # re-crawl a company's website after a week
+    company_tlds: str = "com,io,co,net,org"  # tried, in order, when a company name is resolved to a domain
 
     @field_validator("helo_name", "mail_from")
     @classmethod
@@ -54,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def envelope_from(self) -> str:
         return self.mail_from or f"verify@{self.helo_name}"
+
+    @property
+    def company_tld_list(self) -> list[str]:
+        return [tld.strip().lstrip(".").lower() for tld in self.company_tlds.split(",") if tld.strip()]
 
     @property
     def nameservers(self) -> list[tuple[str, int]]:

@@ -35,7 +35,6 @@ from mailsleuth.store.intelligence import CrawlRecord, WebAddress
 from mailsleuth.verify import Verifier
 
 __all__ = [
-    "DEFAULT_MAX_AGE",
     "DEFAULT_TLDS",
     "CompanyNotFound",
     "DomainPage",
@@ -55,9 +54,8 @@ __all__ = [
     "web_score",
 ]
 
-DEFAULT_MAX_AGE = timedelta(days=7)  # a company's team page changes slowly
 FAILED_CRAWL_RETRY = timedelta(hours=1)  # a site that did not answer is tried again sooner
-DEFAULT_TLDS = ("com", "io", "co", "net", "org")
+DEFAULT_TLDS = tuple(Settings.model_fields["company_tlds"].default.split(","))
 DOMAIN_PAGE_SIZE = 20
 IS_NEW_WINDOW = timedelta(hours=1)  # VoilaNorbert's is_new: "recently found", not already in the list
 SCORE_VERIFIED, SCORE_OUTSIDE = 100, 5
@@ -230,7 +228,7 @@ async def ensure_crawled(
     settings: Settings,
     domain: str,
     *,
-    max_age: timedelta = DEFAULT_MAX_AGE,
+    max_age: timedelta | None = None,
     verifier: Verifier | None = None,
     resolve: Resolve | None = None,
 ) -> CrawlRecord:
@@ -242,6 +240,8 @@ async def ensure_crawled(
     process crawl once. Raises InvalidDomain.
     """
     domain = domains.normalise_domain(domain)
+    if max_age is None:
+        max_age = timedelta(hours=settings.crawl_max_age_hours)
     record = await knowledge.get_crawl(db, domain)
     if record is not None and record.is_fresh(max_age, retry_failed=FAILED_CRAWL_RETRY):
         return record
@@ -271,7 +271,7 @@ async def resolve_company(
     resolver: Resolver,
     name: str,
     *,
-    tlds: Sequence[str] = DEFAULT_TLDS,
+    tlds: Sequence[str] | None = None,
     resolve: Resolve | None = None,
 ) -> str:
     """A company name -> its domain: a known company, a name given as a domain, else a located one.
@@ -291,7 +291,7 @@ async def resolve_company(
             return domains.normalise_domain(name)
         except domains.InvalidDomain:
             pass
-    candidates = candidate_domains(name, tlds)
+    candidates = candidate_domains(name, settings.company_tld_list if tlds is None else tlds)
     routes = await asyncio.gather(*(resolver.mail_route(c) for c in candidates))
     for candidate, route in zip(candidates, routes):
         if route.status is not RouteStatus.OK:

@@ -21,6 +21,7 @@ async def prepare(settings: Settings) -> str | None:
 
 
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     database_url: str | None = typer.Option(
@@ -37,7 +38,9 @@ def serve(
     from mailsleuth.api.app import create_app
 
     overrides = {k: v for k, v in {"database_url": database_url, "redis_url": redis_url}.items() if v}
-    settings = get_settings().model_copy(update=overrides)
+    # `mailsleuth --dns-servers ... serve` passes its global options through the context
+    base = ctx.obj["settings"] if isinstance(ctx.obj, dict) and "settings" in ctx.obj else get_settings()
+    settings = base.model_copy(update=overrides)
     key = asyncio.run(prepare(settings))
     if key is not None:
         typer.echo("Created the bootstrap organisation. Its API key (shown only this once):")
