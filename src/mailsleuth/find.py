@@ -96,18 +96,17 @@ def _result(
     reason: str,
     evidence: VerifyResult,
     tried: list[str],
-    probe: DomainProbe,
-    outcome: Outcome,
+    probe: DomainProbe | None = None,
+    outcome: Outcome | None = None,
 ) -> FindResult:
     evidence.email = f"{candidate.local}@{domain}"
     evidence.verdict, evidence.reason = verdict, reason
-    if outcome.reply is not None:
+    if outcome is not None and outcome.reply is not None:
         evidence.smtp_code = outcome.reply.code
         evidence.enhanced_status = outcome.reply.enhanced
         evidence.smtp_text = outcome.reply.text
-    return FindResult(
-        domain, evidence.email, score, verdict, candidate.pattern, tried, probe.rcpt_commands, evidence, reason
-    )
+    rcpts = probe.rcpt_commands if probe else 0
+    return FindResult(domain, evidence.email, score, verdict, candidate.pattern, tried, rcpts, evidence, reason)
 
 
 def _best_guess(
@@ -120,7 +119,4 @@ def _best_guess(
     probe: DomainProbe | None = None,
 ) -> FindResult:
     """The top-ranked candidate, unverified: VoilaNorbert's score 80."""
-    evidence.email = f"{candidate.local}@{domain}"
-    evidence.verdict, evidence.reason = verdict, reason
-    rcpts = probe.rcpt_commands if probe else 0
-    return FindResult(domain, evidence.email, 80, verdict, candidate.pattern, tried, rcpts, evidence, reason)
+    return _result(domain, candidate, verdict, 80, reason, evidence, tried, probe)

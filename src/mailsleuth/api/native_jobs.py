@@ -19,17 +19,13 @@ from mailsleuth.api.voilanorbert_bulk import download_response
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
 from mailsleuth.jobs.errors import NotFound
-from mailsleuth.store import Principal, Webhook, to_ms
+from mailsleuth.store import Principal, Webhook, to_ms, to_ms_or_none
 
 router = APIRouter(prefix="/v1", tags=["native"])
 
 Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
 Offset = Annotated[int, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
-def _ms(moment: Any) -> int | None:
-    return to_ms(moment) if moment is not None else None
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -48,14 +44,14 @@ def job_json(job: Job) -> dict[str, Any]:
         "list_id": job.list_id,
         "webhook": job.webhook,
         "rerun_frequency": job.rerun_frequency,
-        "rerun_lasttime": _ms(job.rerun_lasttime),
+        "rerun_lasttime": to_ms_or_none(job.rerun_lasttime),
         "result_available": bulk.result_available(job),
-        "retention_until": _ms(job.retention_until),
+        "retention_until": to_ms_or_none(job.retention_until),
         "error": job.error,
         "created": to_ms(job.created_at),
         "updated": to_ms(job.updated_at),
-        "started": _ms(job.started_at),
-        "ended": _ms(job.ended_at),
+        "started": to_ms_or_none(job.started_at),
+        "ended": to_ms_or_none(job.ended_at),
     }
 
 
@@ -68,8 +64,8 @@ def delivery_json(delivery: Webhook) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "max_attempts": delivery.max_attempts,
         "delivered": delivery.delivered_at is not None,
-        "delivered_at": _ms(delivery.delivered_at),
-        "next_attempt_at": _ms(delivery.next_attempt_at),
+        "delivered_at": to_ms_or_none(delivery.delivered_at),
+        "next_attempt_at": to_ms_or_none(delivery.next_attempt_at),
         "last_status": delivery.last_status,
         "history": delivery.history,
     }

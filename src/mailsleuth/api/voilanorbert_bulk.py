@@ -41,7 +41,7 @@ from mailsleuth.jobs.errors import (
     ServiceError,
 )
 from mailsleuth.jobs.search import webhook_url
-from mailsleuth.store import Principal, to_ms
+from mailsleuth.store import Principal, to_ms, to_ms_or_none
 from mailsleuth.uploads import MAX_UPLOAD_BYTES, Spool, UploadTooLarge
 
 router = APIRouter(prefix=PREFIX, tags=["VoilaNorbert bulk"])
@@ -172,13 +172,9 @@ async def accounts(request: Request, principal: Principal, jobs: list[Job]) -> A
     return blocks
 
 
-def _ms(moment: Any) -> int | None:
-    return to_ms(moment) if moment is not None else None
-
-
 def massive_json(job: Job, account: Accounts, *, listed: bool = False) -> dict[str, Any]:
     """The massive object as documented; the list spells the last rerun `rerun_last_time`."""
-    last_run = _ms(job.rerun_lasttime or job.created_at)
+    last_run = to_ms_or_none(job.rerun_lasttime or job.created_at)
     return {
         "account": account[job.user_id],
         "created": to_ms(job.created_at),
@@ -210,16 +206,16 @@ def upload_json(job: Job, account: Accounts) -> dict[str, Any]:
         "account": account[job.user_id],
         "created": to_ms(job.created_at),
         "email": None,
-        "ended": _ms(job.ended_at),
+        "ended": to_ms_or_none(job.ended_at),
         "entries": job.quantity,
         "filename": job.filename or "upload.txt",
         "id": job.id,
         "is_loaded": True,
-        "paid": _ms(job.started_at),
+        "paid": to_ms_or_none(job.started_at),
         "path": _path(kind, job),
         "price": None,
         "refunded": None,
-        "started": _ms(job.started_at),
+        "started": to_ms_or_none(job.started_at),
         "status": job.status.value,
         "stripe_id": None,
         "success": job.success,

@@ -79,43 +79,15 @@ CREDITS: Mapping[JobKind, CreditKind] = {
     JobKind.ENRICH: CreditKind.ENRICH,
 }
 # The result columns of the CSV download, after the input columns.
+_FOUND_COLUMNS = ("email", "score", "status", "verdict", "pattern", "error")
+_VERIFIER_COLUMNS = ("email", "is_deliverable", "is_risky", "is_bounce", "error_msg", "verdict", "score")
 RESULT_COLUMNS: Mapping[JobKind, tuple[str, ...]] = {
-    JobKind.MASSIVE: ("email", "score", "status", "verdict", "pattern", "error"),
-    JobKind.LG_BULK: ("email", "score", "status", "verdict", "pattern", "error"),
-    JobKind.VERIFY: (
-        "email",
-        "is_deliverable",
-        "is_risky",
-        "is_bounce",
-        "error_msg",
-        "verdict",
-        "score",
-        "catch_all",
-        "reason",
-        "smtp_code",
-        "enhanced_status",
-        "mx_hosts",
-    ),
-    JobKind.ENRICH: (
-        "email",
-        "is_deliverable",
-        "is_risky",
-        "is_bounce",
-        "error_msg",
-        "verdict",
-        "score",
-        "first_name",
-        "last_name",
-        "full_name",
-        "title",
-        "linkedin_id",
-        "phone",
-        "location",
-        "company_name",
-        "company_domain",
-        "company_description",
-        "company_url",
-    ),
+    JobKind.MASSIVE: _FOUND_COLUMNS,
+    JobKind.LG_BULK: _FOUND_COLUMNS,
+    JobKind.VERIFY: _VERIFIER_COLUMNS + ("catch_all", "reason", "smtp_code", "enhanced_status", "mx_hosts"),
+    JobKind.ENRICH: _VERIFIER_COLUMNS
+    + ("first_name", "last_name", "full_name", "title", "linkedin_id", "phone", "location")
+    + ("company_name", "company_domain", "company_description", "company_url"),
 }
 INSERT_BATCH = 1000
 CONVENTION_SAVE_INTERVAL = 2.0

@@ -85,6 +85,7 @@ from mailsleuth.store.records import (
     User,
     Webhook,
     to_ms,
+    to_ms_or_none,
     utcnow,
 )
 
@@ -161,6 +162,7 @@ __all__ = [
     "set_plan",
     "start_search",
     "to_ms",
+    "to_ms_or_none",
     "unfinished_searches",
     "update_contact",
     "update_list",

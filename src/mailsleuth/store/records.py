@@ -49,6 +49,11 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def to_ms_or_none(moment: datetime | None) -> int | None:
+    """`to_ms` for timestamps that may not have happened yet (ended, paid, last rerun)."""
+    return None if moment is None else to_ms(moment)
+
+
 @dataclass(frozen=True)
 class Organization:
     id: int
