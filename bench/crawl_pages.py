@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from find_probes import CONVENTIONS, FIRST, LAST
 
 from mailsleuth.config import Settings
-from mailsleuth.crawl import CrawlResult, crawl_domain, learn_from_crawl
-from mailsleuth.names import PersonName, parse_name
-from mailsleuth.patterns import Convention, candidates, render
+from mailsleuth.engine.crawl import CrawlResult, crawl_domain, learn_from_crawl
+from mailsleuth.engine.names import PersonName, parse_name
+from mailsleuth.engine.patterns import Convention, candidates, render
 from tests.webworld import Response, WebWorld, html
 
 FILLER = "<p>" + "We build dependable products for demanding customers. " * 30 + "</p>"

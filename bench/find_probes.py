@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailsleuth.find import Finder  # noqa: E402
-from mailsleuth.names import parse_name  # noqa: E402
-from mailsleuth.patterns import render  # noqa: E402
-from mailsleuth.verify import Verifier  # noqa: E402
+from mailsleuth.engine.find import Finder  # noqa: E402
+from mailsleuth.engine.names import parse_name  # noqa: E402
+from mailsleuth.engine.patterns import render  # noqa: E402
+from mailsleuth.engine.verify import Verifier  # noqa: E402
 from tests.mailworld.smtp_server import Behaviour  # noqa: E402
 from tests.mailworld.world import MailWorld  # noqa: E402
 

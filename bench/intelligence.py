@@ -34,11 +34,11 @@ from crawl_pages import _local, _people, build_site  # noqa: E402
 from find_probes import CONVENTIONS  # noqa: E402
 
 from mailsleuth import intelligence, store  # noqa: E402
-from mailsleuth.find import Finder  # noqa: E402
-from mailsleuth.names import PersonName  # noqa: E402
-from mailsleuth.patterns import Convention  # noqa: E402
+from mailsleuth.engine.find import Finder  # noqa: E402
+from mailsleuth.engine.names import PersonName  # noqa: E402
+from mailsleuth.engine.patterns import Convention  # noqa: E402
 from mailsleuth.store import Database  # noqa: E402
-from mailsleuth.verify import Verifier  # noqa: E402
+from mailsleuth.engine.verify import Verifier  # noqa: E402
 from tests.mailworld.smtp_server import Behaviour  # noqa: E402
 from tests.mailworld.world import MailWorld  # noqa: E402
 from tests.webworld import WebWorld  # noqa: E402

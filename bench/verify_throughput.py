@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mailsleuth.config import Settings  # noqa: E402
-from mailsleuth.verify import Verifier  # noqa: E402
+from mailsleuth.engine.verify import Verifier  # noqa: E402
 from tests.mailworld.smtp_server import Behaviour  # noqa: E402
 from tests.mailworld.world import MailWorld  # noqa: E402
 

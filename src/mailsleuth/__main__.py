@@ -1,5 +1,5 @@
 """`python -m mailsleuth` is the `mailsleuth` command."""
 
-from .cli import app
+from mailsleuth.cli.main import app
 
 app(prog_name="mailsleuth")

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from mailsleuth.uploads import MAX_UPLOAD_BYTES, TOO_LARGE
+from mailsleuth.service.uploads import MAX_UPLOAD_BYTES, TOO_LARGE
 from tests.api.bulkworld import (
     VN,
     FileServer,

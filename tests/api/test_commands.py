@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from mailsleuth.api.commands import prepare
+from mailsleuth.cli.serve import prepare
 from mailsleuth.config import Settings
 from tests.api.conftest import wait_until
 
@@ -38,7 +38,7 @@ def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world
         "MAILSLEUTH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}",
         "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
     }
-    command = [sys.executable, "-c", "from mailsleuth.cli import app; app()", "serve", "--port", str(port)]
+    command = [sys.executable, "-c", "from mailsleuth.cli.main import app; app()", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None

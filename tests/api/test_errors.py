@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from mailsleuth.api.errors import Dialect, dialect_for, field_errors, leadgenius_message, render
-from mailsleuth.jobs.errors import FieldErrors, NotFound, PaymentRequired, RateLimited, ServiceError, Unauthorized
+from mailsleuth.service.errors import FieldErrors, NotFound, PaymentRequired, RateLimited, ServiceError, Unauthorized
 
 
 def body(dialect: Dialect, error: ServiceError) -> tuple[int, dict]:

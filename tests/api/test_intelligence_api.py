@@ -17,7 +17,7 @@ from mailsleuth.store import CreditKind
 from tests.api.conftest import ApiServer, Tenant, _serve
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
-from tests.test_intelligence import STAFF, WEB_ADDRESS, _widgets_site
+from tests.service.test_intelligence import STAFF, WEB_ADDRESS, _widgets_site
 from tests.webworld import WebWorld
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from mailsleuth import store
-from mailsleuth.api.leadgenius import answer
+from mailsleuth.api.leadgenius.routes import answer
 from mailsleuth.store import JobStatus, Search
 from tests.api.conftest import ApiServer, Tenant, wait_until
 

@@ -149,7 +149,7 @@ async def test_leadgenius_bulk_sends_one_webhook_per_match(
 
 
 async def test_submit_refuses_empty_uploads_and_empty_balances(db: Database, runtime: Runtime) -> None:
-    from mailsleuth.jobs.errors import PaymentRequired, ServiceError
+    from mailsleuth.service.errors import PaymentRequired, ServiceError
     from tests.jobs.conftest import make_principal
 
     broke = await make_principal(db, "broke-org", credits={})

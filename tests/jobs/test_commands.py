@@ -9,7 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from mailsleuth.jobs.commands import jobs_app
+from mailsleuth.cli.jobs import jobs_app
 from mailsleuth.store import CreditKind, Database
 from mailsleuth.store import bulk as ledger
 from tests.jobs.conftest import make_principal
@@ -116,7 +116,7 @@ def test_download_writes_input_and_result_columns_neutralised(database_url: str,
 def test_a_worker_needs_a_broker(database_url: str) -> None:
     import typer
 
-    from mailsleuth.jobs.commands import worker
+    from mailsleuth.cli.jobs import worker
 
     app = typer.Typer()
     app.command()(worker)

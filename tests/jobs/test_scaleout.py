@@ -30,7 +30,7 @@ from tests.mailworld.world import MailWorld
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
-WORKER = "import typer; from mailsleuth.jobs.commands import worker; typer.run(worker)"
+WORKER = "import typer; from mailsleuth.cli.jobs import worker; typer.run(worker)"
 
 
 @pytest.fixture

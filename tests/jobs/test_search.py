@@ -9,7 +9,7 @@ import pytest
 
 from mailsleuth import store
 from mailsleuth.config import Settings
-from mailsleuth.jobs import search, verification
+from mailsleuth.service import search, verification
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import JobStatus
 

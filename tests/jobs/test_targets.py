@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailsleuth.jobs.targets import UnsafeTarget, check_target, check_url
+from mailsleuth.engine.egress import UnsafeTarget, check_target, check_url
 
 
 @pytest.mark.parametrize(

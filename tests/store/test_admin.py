@@ -5,7 +5,7 @@ import asyncio
 from typer.testing import CliRunner
 
 from mailsleuth import store
-from mailsleuth.admin import admin_app
+from mailsleuth.cli.admin import admin_app
 from mailsleuth.store import CreditKind, Database
 
 runner = CliRunner()

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailsleuth import store
-from mailsleuth.crawl import CompanyFacts, CrawlResult, PageVisit, Source
-from mailsleuth.names import parse_name
+from mailsleuth.engine.crawl import CompanyFacts, CrawlResult, PageVisit, Source
+from mailsleuth.engine.names import parse_name
 from mailsleuth.store import CreditKind, Database
 from mailsleuth.store import intelligence as knowledge
 

@@ -7,8 +7,8 @@ from mailsleuth.store import Database, utcnow
 
 
 async def test_convention_round_trip(db: Database) -> None:
-    patterns = pytest.importorskip("mailsleuth.patterns")
-    names = pytest.importorskip("mailsleuth.names")
+    patterns = pytest.importorskip("mailsleuth.engine.patterns")
+    names = pytest.importorskip("mailsleuth.engine.names")
     assert await store.get_convention(db, "acme.test") is None
     convention = patterns.Convention()
     for full in ("Jane Doe", "John Smith", "Mary Major"):

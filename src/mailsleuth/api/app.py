@@ -10,25 +10,23 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailsleuth import web
-from mailsleuth.api import (
-    errors,
-    kaspr,
-    leadgenius,
-    leadgenius_bulk,
-    native,
-    native_jobs,
-    voilanorbert,
-    voilanorbert_bulk,
-)
+from mailsleuth.api import errors
+from mailsleuth.api.kaspr import routes as kaspr
+from mailsleuth.api.leadgenius import bulk as leadgenius_bulk
+from mailsleuth.api.leadgenius import routes as leadgenius
+from mailsleuth.api.native import jobs as native_jobs
+from mailsleuth.api.native import routes as native
+from mailsleuth.api.voilanorbert import bulk as voilanorbert_bulk
+from mailsleuth.api.voilanorbert import routes as voilanorbert
 from mailsleuth.api.auth import RateLimitHeaders
 from mailsleuth.api.ratelimit import RateLimiter, storage_uri
 from mailsleuth.api.services import Services
 from mailsleuth.config import Settings, get_settings
-from mailsleuth.jobs import search, verification
-from mailsleuth.jobs.errors import ServiceError
+from mailsleuth.service import search, verification
+from mailsleuth.service.errors import ServiceError
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import Database, InvalidFilter
-from mailsleuth.verify import Verifier
+from mailsleuth.engine.verify import Verifier
 
 DESCRIPTION = """Find and verify professional email addresses.
 

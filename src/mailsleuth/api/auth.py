@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import Quota, RateDecision
 from mailsleuth.api.services import Services
-from mailsleuth.jobs.errors import RateLimited, Unauthorized
+from mailsleuth.service.errors import RateLimited, Unauthorized
 from mailsleuth.store import Principal
 
 _STATE_KEY = "ratelimit_headers"

@@ -15,7 +15,7 @@ from fastapi import Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationError
 
 from mailsleuth.api.errors import field_errors
-from mailsleuth.jobs.errors import REQUIRED, FieldErrors, ServiceError
+from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mailsleuth.jobs.errors import REQUIRED, FieldErrors, ServiceError
+from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
 from mailsleuth.store import InvalidFilter
 
 

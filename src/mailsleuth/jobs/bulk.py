@@ -28,13 +28,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mailsleuth import domains, intelligence, store
-from mailsleuth.find import Finder
+from mailsleuth.engine import domains
+
+from mailsleuth.service import intelligence
+
+from mailsleuth import store
+from mailsleuth.engine.find import Finder
 from mailsleuth.jobs import webhooks
-from mailsleuth.jobs.errors import PaymentRequired, ServiceError
-from mailsleuth.jobs.search import company_domain, person, webhook_url
-from mailsleuth.patterns import Convention
-from mailsleuth.results import Verdict, VerifyResult
+from mailsleuth.service.errors import PaymentRequired, ServiceError
+from mailsleuth.service.search import company_domain, person, webhook_url
+from mailsleuth.engine.patterns import Convention
+from mailsleuth.engine.results import Verdict, VerifyResult
 from mailsleuth.store import CreditKind, Database, JobStatus, Principal
 from mailsleuth.store import bulk as ledger
 from mailsleuth.store.bulk import ClaimedRow, Job, RowOutcome, RowState
@@ -521,7 +525,7 @@ def verifier_fields(result: VerifyResult) -> dict[str, Any]:
 
 
 async def enrich_row(db: Database, org_id: int, verification: VerifyResult) -> dict[str, Any]:
-    """What is known about the address's person and company (`mailsleuth.intelligence.enrich_fields`)."""
+    """What is known about the address's person and company (`mailsleuth.service.intelligence.enrich_fields`)."""
     return await intelligence.enrich_fields(db, org_id, verification)
 
 

@@ -17,7 +17,7 @@ import httpx
 from mailsleuth.config import Settings
 from mailsleuth.jobs.webhooks import WebhookDispatcher
 from mailsleuth.store import Database
-from mailsleuth.verify import Verifier
+from mailsleuth.engine.verify import Verifier
 
 if TYPE_CHECKING:
     from mailsleuth.jobs.bulk import Tuning

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from mailsleuth import store
-from mailsleuth.jobs.targets import UnsafeTarget, check_target
+from mailsleuth.engine.egress import UnsafeTarget, check_target
 from mailsleuth.store import Database, Webhook, utcnow
 
 log = logging.getLogger(__name__)

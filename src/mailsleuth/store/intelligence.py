@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mailsleuth.crawl import CrawlResult, Source, learn_from_crawl, merge_sources
-from mailsleuth.names import PersonName
-from mailsleuth.patterns import Convention
+from mailsleuth.engine.crawl import CrawlResult, Source, learn_from_crawl, merge_sources
+from mailsleuth.engine.names import PersonName
+from mailsleuth.engine.patterns import Convention
 from mailsleuth.store import models as m
 from mailsleuth.store.accounts import ChargeResult, charge_in
 from mailsleuth.store.contacts import ContactFilters, _clean, name_key, query_contacts

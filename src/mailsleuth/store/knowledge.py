@@ -4,7 +4,7 @@ This knowledge is global, not per organisation: a domain's address convention, i
 catch-all behaviour, and a company's public facts are the same whoever asks, and sharing them means
 fewer SMTP probes against other people's mail servers (DESIGN.md, being a good citizen). Nothing
 here reveals which organisation searched what: contacts and searches stay tenant-scoped.
-Domains are stored as given; callers pass them normalised (mailsleuth.domains.normalise_domain).
+Domains are stored as given; callers pass them normalised (mailsleuth.engine.domains.normalise_domain).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mailsleuth.store.db import Database
 from mailsleuth.store.records import Company, DomainState, utcnow
 
 if TYPE_CHECKING:
-    from mailsleuth.patterns import Convention
+    from mailsleuth.engine.patterns import Convention
 
 COMPANY_FIELDS = frozenset({"name", "title", "description", "keywords", "logo", "url", "facts_fetched_at"})
 
@@ -47,7 +47,7 @@ def company_record(row: m.Company) -> Company:
 
 
 async def get_convention(db: Database, domain: str) -> Convention | None:
-    from mailsleuth.patterns import Convention
+    from mailsleuth.engine.patterns import Convention
 
     async with db.read() as session:
         row = await session.get(m.DomainConvention, _domain(domain))

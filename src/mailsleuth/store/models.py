@@ -353,7 +353,7 @@ class DomainConvention(Base):
     __tablename__ = "domain_conventions"
 
     domain: Mapped[str] = mapped_column(String(253), primary_key=True)
-    data: Mapped[dict[str, Any]]  # mailsleuth.patterns.Convention.to_dict()
+    data: Mapped[dict[str, Any]]  # mailsleuth.engine.patterns.Convention.to_dict()
     evidence: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,91 @@
+"""The LeadGenius EmailGuess dialect: submit a person, poll the job by id.
+
+Its clients send JSON as raw `data=` without a content type, authenticate with `X-LG-API-KEY`, and
+expect 403 for both a bad key and a rate limit. Both documented spellings of every path are served.
+Grades map as DESIGN.md says: deliverable and risky answer 200 with the address, anything else 404;
+with `use_smtp_sniff` false nothing is probed and the convention's best guess is the answer. A
+catch-all guess is only returned when `use_catch_all` asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from mailsleuth import store
+from mailsleuth.api.auth import guard, services
+from mailsleuth.api.bodies import Text, body_doc, parse_body
+from mailsleuth.api.errors import Dialect
+from mailsleuth.api.ratelimit import LG_DEFAULT, LG_SUBMIT
+from mailsleuth.service import search
+from mailsleuth.engine.results import Verdict
+from mailsleuth.store import JobStatus, Principal, Search
+
+router = APIRouter(tags=["LeadGenius"])
+
+Submitter = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_SUBMIT))]
+Caller = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_DEFAULT))]
+
+NOT_FOUND = {"status": 404, "result": "Not Found"}
+
+
+class Submission(BaseModel):
+    first: Text
+    middle: str  # required, but may be the empty string (the vendor's own example sends "")
+    last: Text
+    domain: Text
+    use_smtp_sniff: bool = False
+    use_catch_all: bool = False
+
+
+async def submit(request: Request, principal: Submitter) -> JSONResponse:
+    """Queue a search; answers 202 with the job id to poll."""
+    body = await parse_body(request, Submission)
+    name = search.person(first=body.first, middle=body.middle, last=body.last, field="first")
+    started = await search.start_search(
+        services(request).runtime,
+        principal,
+        name,
+        search.domain_field(body.domain),
+        dialect=Dialect.LEADGENIUS,
+        smtp=body.use_smtp_sniff,
+        options={"use_catch_all": body.use_catch_all},
+        source="emailguess",
+    )
+    return JSONResponse({"status": 202, "id": str(started.job_id)}, status_code=202)
+
+
+def answer(job: Search, email: str | None) -> tuple[int, dict[str, Any]]:
+    """The status call's answer for a job and its contact's address (pure, so it is easy to test)."""
+    if job.status is not JobStatus.ENDED:
+        return 202, {"status": 202}
+    result = job.result or {}
+    verdict = result.get("verdict")
+    guessed = not job.options.get("smtp", True)
+    catch_all = result.get("reason") == "catch_all"
+    if not email or (catch_all and not job.options.get("use_catch_all", False)):
+        return 404, NOT_FOUND
+    if verdict in (Verdict.DELIVERABLE, Verdict.RISKY) or guessed:
+        return 200, {"status": 200, "result": email}
+    return 404, NOT_FOUND
+
+
+async def status(jobid: str, request: Request, principal: Caller) -> JSONResponse:
+    """200 with the address, 202 while the job runs, 404 when nothing was found."""
+    db = services(request).db
+    job = await store.get_search(db, principal.org_id, int(jobid)) if jobid.isdigit() and len(jobid) < 19 else None
+    if job is None or job.kind != "search":
+        return JSONResponse(NOT_FOUND, status_code=404)
+    contact = await store.get_contact(db, principal.org_id, job.contact_id) if job.contact_id else None
+    code, body = answer(job, contact.email if contact else None)
+    return JSONResponse(body, status_code=code)
+
+
+_SUBMIT_DOC = {"summary": "Submit a job for search", "status_code": 202, "openapi_extra": body_doc(Submission)}
+router.add_api_route("/emailguess/v1/submit", submit, methods=["POST"], **_SUBMIT_DOC)
+router.add_api_route("/emailguess/v1/job/submit", submit, methods=["POST"], **_SUBMIT_DOC)
+router.add_api_route("/emailguess/v1/job/status/{jobid}", status, methods=["GET"], summary="Status of a job")
+router.add_api_route("/emailguess/v1/status/{jobid}", status, methods=["GET"], summary="Status of a job")

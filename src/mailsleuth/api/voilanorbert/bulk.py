@@ -1,0 +1,512 @@
+"""VoilaNorbert bulk endpoints: massives, verifier and enrich uploads, as a translation over `jobs.bulk`.
+
+Inputs are checked in full by `mailsleuth.service.uploads` before `bulk.submit` is called, so a refused file
+never leaves a partial job. Bodies of up to 100 MB are read here (the shared body reader stops at
+1 MB), as JSON, urlencoded or multipart; the CSV itself is spooled to a temporary file.
+
+The massive's `result_file` (announced by the completion webhook) is
+`<this server>/2018-01-08/massives/download/<token>-result.csv`, the shape the vendor documents. It
+needs no API key, so the webhook receiver can fetch it: the token is the job's random 128-bit
+public token, which only the job's owner learns (through the webhook), and the file is served only
+until `webhook_file_retention_time` hours have passed (410 afterwards). `<this server>` is the URL
+the job was submitted to (behind a proxy, run uvicorn with `--proxy-headers`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from mailsleuth import store
+
+from mailsleuth.service import uploads
+from mailsleuth.api.auth import guard, services
+from mailsleuth.api.errors import Dialect
+from mailsleuth.api.ratelimit import VN_DEFAULT, VN_MASSIVES
+from mailsleuth.api.bodies import json_object
+from mailsleuth.api.voilanorbert.routes import PREFIX, tolerant_routes
+from mailsleuth.service.csvfiles import SafeWriter
+from mailsleuth.jobs import bulk
+from mailsleuth.jobs.bulk import Job, JobKind
+from mailsleuth.service.errors import (
+    REQUIRED,
+    FieldErrors,
+    NotFound,
+    PaymentRequired,
+    ServiceError,
+)
+from mailsleuth.service.search import webhook_url
+from mailsleuth.store import Principal, to_ms, to_ms_or_none
+from mailsleuth.service.uploads import MAX_UPLOAD_BYTES, Spool, UploadTooLarge
+
+router = APIRouter(prefix=PREFIX, tags=["VoilaNorbert bulk"])
+
+Caller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_DEFAULT))]
+MassiveCaller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_MASSIVES))]
+
+# Room for form or JSON escaping around a 100 MB file, plus the other fields.
+REQUEST_LIMIT = 2 * MAX_UPLOAD_BYTES + 1024 * 1024
+DOWNLOAD_PATH = PREFIX + "/massives/download/{key}-result.csv"
+_NOT_FOUND = "Page not found."
+_GONE = "The result file is no longer available (its retention time has passed)."
+
+Fields = dict[str, Any]  # str values, Spool for the file fields, JSON values as sent
+
+
+route = tolerant_routes(router)
+
+
+# --- reading bodies of up to 100 MB ------------------------------------------------------------
+
+
+async def _limited(request: Request) -> AsyncIterator[bytes]:
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > REQUEST_LIMIT:
+            raise UploadTooLarge()
+        yield chunk
+
+
+async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fields:
+    """The body's fields; the ones named in `files` become spools (from a text field or a file part).
+
+    Text is kept byte-exact (invalid UTF-8 survives as surrogates) so the upload reader can report
+    a badly encoded file with its line instead of silently replacing characters.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > REQUEST_LIMIT:
+        raise UploadTooLarge()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        fields = await _multipart(request)
+    else:
+        raw = b"".join([chunk async for chunk in _limited(request)])
+        text = raw.decode("utf-8", errors="surrogateescape").strip()
+        fields = json_object(text) if content_type == "application/json" or text.startswith("{") else _urlencoded(text)
+    for name in files:
+        value = fields.get(name)
+        if isinstance(value, str):
+            fields[name] = Spool.of(value.encode("utf-8", errors="surrogateescape")) if value.strip() else None
+    return fields
+
+
+async def _multipart(request: Request) -> Fields:
+    parser = MultiPartParser(request.headers, _limited(request), max_part_size=MAX_UPLOAD_BYTES + 1)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ServiceError(f"Malformed multipart body: {exc}") from None
+    fields: Fields = {}
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                fields[key] = Spool.of(iter(lambda f=value.file: f.read(65536), b""))
+            else:
+                fields[key] = value
+    finally:
+        await form.close()
+    return fields
+
+
+def _urlencoded(text: str) -> Fields:
+    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"))
+
+
+def _text(fields: Fields, name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or isinstance(value, Spool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _hours(fields: Fields, name: str, problems: uploads.Problems) -> int | None:
+    value = _text(fields, name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 6:
+        problems.add(name, "Enter a whole number of hours.")
+        return None
+    return int(value)
+
+
+def _close(fields: Fields) -> None:
+    for value in fields.values():
+        if isinstance(value, Spool):
+            value.close()
+
+
+def documented_errors(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """The bulk sections document these two errors with the code as a string: `{"code": "400", ...}`."""
+
+    @functools.wraps(endpoint)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await endpoint(*args, **kwargs)
+        except (UploadTooLarge, PaymentRequired) as exc:
+            return JSONResponse({"code": str(exc.status), "error": exc.message}, status_code=exc.status)
+
+    return wrapper
+
+
+# --- shapes --------------------------------------------------------------------------------------
+
+
+Accounts = dict[int | None, dict[str, Any]]
+
+
+async def accounts(request: Request, principal: Principal, jobs: list[Job]) -> Accounts:
+    """The account block of each job's owner (the caller's when the owner is gone)."""
+    blocks: Accounts = {}
+    for user_id in {job.user_id for job in jobs}:
+        user = await store.get_user(services(request).db, principal.org_id, user_id) if user_id else None
+        email, name = (user.email, user.name) if user else (principal.user_email, principal.user_name)
+        blocks[user_id] = {"email": email, "firstname": name.split()[0] if name.strip() else "", "name": name,
+                           "plan": None}
+    return blocks
+
+
+def massive_json(job: Job, account: Accounts, *, listed: bool = False) -> dict[str, Any]:
+    """The massive object as documented; the list spells the last rerun `rerun_last_time`."""
+    last_run = to_ms_or_none(job.rerun_lasttime or job.created_at)
+    return {
+        "account": account[job.user_id],
+        "created": to_ms(job.created_at),
+        "enrich": False,
+        "enrich_token": None,
+        "filename": job.filename,
+        "rerun_frequency": job.rerun_frequency,
+        "rerun_last_time" if listed else "rerun_lasttime": last_run,
+        "webhook": job.webhook,
+        "id": job.id,
+        "list_id": job.list_id,
+        "quantity": job.quantity,
+        "status": job.status.value,
+        "success": job.success,
+        "treated": job.treated,
+        "updated": to_ms(job.updated_at),
+    }
+
+
+def _path(kind: JobKind, job: Job) -> str:
+    folder = "verify" if kind is JobKind.VERIFY else "enrich"
+    return f"{folder}/{job.created_at:%Y/%m}/{job.token}/{job.filename or 'upload.txt'}"
+
+
+def upload_json(job: Job, account: Accounts) -> dict[str, Any]:
+    """The verify or enrich object as documented (the verifier adds the per-grade counters)."""
+    kind = JobKind(job.kind)
+    body: dict[str, Any] = {
+        "account": account[job.user_id],
+        "created": to_ms(job.created_at),
+        "email": None,
+        "ended": to_ms_or_none(job.ended_at),
+        "entries": job.quantity,
+        "filename": job.filename or "upload.txt",
+        "id": job.id,
+        "is_loaded": True,
+        "paid": to_ms_or_none(job.started_at),
+        "path": _path(kind, job),
+        "price": None,
+        "refunded": None,
+        "started": to_ms_or_none(job.started_at),
+        "status": job.status.value,
+        "stripe_id": None,
+        "success": job.success,
+        "token": job.token,
+        "treated": job.treated,
+        "type": "API",
+    }
+    if kind is JobKind.VERIFY:
+        del body["success"]
+        body |= {
+            "bounces": job.bounces,
+            "deliverables": job.deliverables,
+            "risky": job.risky,
+            "enrich": False,
+            "enrich_token": None,
+            "name": None,
+        }
+    return dict(sorted(body.items()))
+
+
+# --- jobs of the caller --------------------------------------------------------------------------
+
+
+async def _massive(request: Request, principal: Principal, massive_id: int) -> Job:
+    job = await bulk.get_job(services(request).db, principal.org_id, job_id=massive_id)
+    if job is None or job.kind != JobKind.MASSIVE:
+        raise ServiceError(_NOT_FOUND)  # the vendor answers an unknown massive with 400
+    return job
+
+
+async def _upload(request: Request, principal: Principal, kind: JobKind, token: str) -> Job:
+    job = await bulk.get_job(services(request).db, principal.org_id, token=token) if len(token) <= 64 else None
+    if job is None or job.kind != kind:
+        raise NotFound(_NOT_FOUND)
+    return job
+
+
+async def _csv(job: Job, db: store.Database, org_id: int) -> AsyncIterator[str]:
+    """The result file, streamed: input columns, then the kind's result columns; cells neutralised."""
+
+    class Line:
+        text = ""
+
+        def write(self, value: str) -> None:
+            self.text += value
+
+    line = Line()
+    writer = SafeWriter(line)  # type: ignore[arg-type]  # anything with write()
+    writer.writerow(bulk.result_columns(job))
+    async for row_input, result in bulk.iter_results(db, org_id, job.id):
+        writer.writerow(bulk.result_cells(job, row_input, result))
+        if len(line.text) > 65536:
+            yield line.text
+            line.text = ""
+    yield line.text
+
+
+def download_response(job: Job, db: store.Database, filename: str) -> Response:
+    """The job's result CSV (application/csv, streamed), or 410 once its retention time has passed."""
+    if not bulk.result_available(job):
+        return JSONResponse({"code": 410, "error": _GONE}, status_code=410)
+    return StreamingResponse(
+        _csv(job, db, job.org_id),
+        media_type="application/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- massives ------------------------------------------------------------------------------------
+
+
+@route("POST", "/massives/", summary="Submit a bulk file", status_code=200)
+@documented_errors
+async def create_massive(request: Request, principal: MassiveCaller) -> dict[str, Any]:
+    """`col_name` ("0,1": first and last name columns), `col_company` and/or `col_domain`, `content`
+    or `file_url` (CSV with or without a header, UTF-8, up to 100 MB), `webhook` (required),
+    `rerun_frequency` and `webhook_file_retention_time` (hours). The whole file is checked first;
+    any problem is answered with field errors and no job is created."""
+    rt = services(request).runtime
+    fields = await read_upload_fields(request, files=("content",))
+    try:
+        problems = uploads.Problems()
+        hook = _text(fields, "webhook")
+        if hook is None:
+            problems.add("webhook", REQUIRED)
+        else:
+            try:
+                webhook_url(hook, rt)
+            except ServiceError as exc:
+                problems.add("webhook", exc.message)
+        columns = None
+        try:
+            columns = uploads.parse_columns(fields.get("col_name"), fields.get("col_company"), fields.get("col_domain"))
+        except FieldErrors as exc:
+            for name, messages in exc.fields.items():
+                for message in messages:
+                    problems.add(name, message)
+        rerun = _hours(fields, "rerun_frequency", problems)
+        retention = _hours(fields, "webhook_file_retention_time", problems)
+        content, file_url = fields.get("content"), _text(fields, "file_url")
+        if content is None and file_url is None:
+            problems.add("content", "Give content or file_url.")
+        problems.raise_if_any()
+        assert columns is not None
+        if isinstance(content, Spool):
+            spool, source, filename = content, "content", "upload.csv"
+        else:
+            spool = await uploads.fetch_upload(
+                file_url or "",
+                client=rt.http,
+                resolve=rt.verifier.resolver.addresses,
+                allow_private=rt.settings.allow_private_networks,
+            )
+            source, filename = "file_url", _filename(file_url or "")
+        parsed = uploads.read_massive(spool, columns, source=source)
+        try:
+            job = await bulk.submit(
+                rt,
+                principal,
+                JobKind.MASSIVE,
+                parsed.inputs(),
+                options={"result_file": result_file_url(request, principal)},
+                webhook=hook,
+                filename=filename,
+                rerun_frequency=rerun,
+                retention_hours=retention,
+                columns=parsed.input_columns(),
+            )
+        finally:
+            parsed.close()
+    finally:
+        _close(fields)
+    return massive_json(job, await accounts(request, principal, [job]))
+
+
+def result_file_url(request: Request, principal: Principal) -> str:
+    """The absolute `result_file` template handed to the bulk engine ("{token}" filled in there)."""
+    path = DOWNLOAD_PATH.replace("{key}", download_key(principal.org_id))
+    return str(request.base_url).rstrip("/") + path
+
+
+def _filename(url: str) -> str:
+    last = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    return last[:200] if last and all(ch.isprintable() for ch in last) else "upload.csv"
+
+
+@route("GET", "/massives/", summary="List bulk files")
+async def list_massives(request: Request, principal: Caller, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+    """Newest first; `offset` and `limit` (at most 1000) page through them."""
+    if offset < 0 or not 0 < limit <= 1000:
+        raise ServiceError("offset must be >= 0 and limit between 1 and 1000.", field="limit")
+    jobs = await bulk.list_jobs(services(request).db, principal.org_id, JobKind.MASSIVE, offset=offset, limit=limit)
+    account = await accounts(request, principal, jobs)
+    return {"result": [massive_json(job, account, listed=True) for job in jobs]}
+
+
+@route("GET", "/massives/{massive_id}", summary="Retrieve a massive")
+async def get_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+    job = await _massive(request, principal, massive_id)
+    return massive_json(job, await accounts(request, principal, [job]))
+
+
+@route("DELETE", "/massives/{massive_id}", summary="Remove a massive", status_code=204)
+async def delete_massive(massive_id: int, request: Request, principal: Caller) -> Response:
+    """`recursive=true` (form, JSON or query) also removes the massive's list and its contacts."""
+    await _massive(request, principal, massive_id)
+    fields = await read_upload_fields(request, files=())
+    flag = str(fields.get("recursive", request.query_params.get("recursive", "false"))).strip().lower()
+    if flag not in ("true", "false", "1", "0", ""):
+        raise ServiceError("Must be true or false.", field="recursive")
+    await bulk.delete_job(services(request).db, principal.org_id, massive_id, recursive=flag in ("true", "1"))
+    return Response(status_code=204)
+
+
+async def _changed(request: Request, principal: Principal, job: Job | None) -> dict[str, Any]:
+    if job is None:
+        raise ServiceError(_NOT_FOUND)
+    return massive_json(job, await accounts(request, principal, [job]))
+
+
+@route("PUT", "/massives/{massive_id}/pause", summary="Pause a massive")
+async def pause_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+    await _massive(request, principal, massive_id)
+    return await _changed(request, principal, await bulk.pause_job(services(request).db, principal.org_id, massive_id))
+
+
+@route("PUT", "/massives/{massive_id}/resume", summary="Resume a paused massive")
+async def resume_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+    await _massive(request, principal, massive_id)
+    rt = services(request).runtime
+    return await _changed(request, principal, await bulk.resume_job(rt.db, principal.org_id, massive_id, runtime=rt))
+
+
+@route("PUT", "/massives/{massive_id}/rerun", summary="Set the rerun frequency")
+async def set_rerun(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+    await _massive(request, principal, massive_id)
+    fields = await read_upload_fields(request, files=())
+    problems = uploads.Problems()
+    hours = _hours(fields, "rerun_frequency", problems)
+    if hours is None and not problems.fields:
+        problems.add("rerun_frequency", REQUIRED)
+    problems.raise_if_any()
+    return await _changed(request, principal, await bulk.set_rerun(services(request).db, principal.org_id, massive_id, hours))
+
+
+@route("DELETE", "/massives/{massive_id}/rerun", summary="Stop re-running a massive")
+async def reset_rerun(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+    await _massive(request, principal, massive_id)
+    return await _changed(request, principal, await bulk.set_rerun(services(request).db, principal.org_id, massive_id, None))
+
+
+def download_key(org_id: int) -> str:
+    """The `{key}` of DOWNLOAD_PATH for a massive: "<org id>.<job token>" (bulk fills in the token)."""
+    return f"{org_id}.{{token}}"
+
+
+@router.get("/massives/download/{key}-result.csv", summary="Download a massive's result file")
+async def download_massive(key: str, request: Request) -> Response:
+    """No API key: the unguessable token in the URL is the credential (see the module docstring)."""
+    db = services(request).db
+    org, _, token = key.partition(".")
+    valid = org.isdigit() and len(org) < 19 and 0 < len(token) <= 64
+    job = await bulk.get_job(db, int(org), token=token) if valid else None
+    if job is None or job.kind != JobKind.MASSIVE:
+        raise NotFound(_NOT_FOUND)
+    return download_response(job, db, f"{token}-result.csv")
+
+
+# --- verifier and enrich -------------------------------------------------------------------------
+
+
+def _lifecycle(kind: JobKind, prefix: str) -> None:
+    """Register upload, status, pause, resume and download for `kind` under `prefix`."""
+
+    @documented_errors
+    async def upload(request: Request, principal: Caller) -> dict[str, Any]:
+        rt = services(request).runtime
+        fields = await read_upload_fields(request, files=("data", "file"))
+        try:
+            data, file = fields.get("data"), fields.get("file")
+            if data is None and file is None:
+                raise FieldErrors({"data": ["Give data (one email per line) or file (a CSV)."]})
+            source, spool = ("file", file) if isinstance(file, Spool) else ("data", data)
+            parsed = uploads.read_addresses(spool, source=source)
+            try:
+                job = await bulk.submit(
+                    rt,
+                    principal,
+                    kind,
+                    ({"email": address} for address in parsed.addresses()),
+                    webhook=_text(fields, "webhook"),
+                    filename="upload.csv" if source == "file" else "upload.txt",
+                )
+            finally:
+                parsed.close()
+        finally:
+            _close(fields)
+        return {"success": True, "status": "Processing ...", "token": job.token, "channel": f"{prefix}-{job.token}"}
+
+    async def status(token: str, request: Request, principal: Caller) -> dict[str, Any]:
+        job = await _upload(request, principal, kind, token)
+        return upload_json(job, await accounts(request, principal, [job]))
+
+    def changer(change: Callable[..., Awaitable[Job | None]]) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def endpoint(token: str, request: Request, principal: Caller) -> dict[str, Any]:
+            job = await _upload(request, principal, kind, token)
+            job = await change(request, principal, job) or job
+            return upload_json(job, await accounts(request, principal, [job]))
+
+        return endpoint
+
+    async def pause(request: Request, principal: Principal, job: Job) -> Job | None:
+        return await bulk.pause_job(services(request).db, principal.org_id, job.id)
+
+    async def resume(request: Request, principal: Principal, job: Job) -> Job | None:
+        rt = services(request).runtime
+        return await bulk.resume_job(rt.db, principal.org_id, job.id, runtime=rt)
+
+    async def download(token: str, request: Request, principal: Caller) -> Response:
+        job = await _upload(request, principal, kind, token)
+        return download_response(job, services(request).db, f"{prefix}-{token}.csv")
+
+    what = "verification" if kind is JobKind.VERIFY else "enrichment"
+    route("POST", f"/{prefix}/upload", summary=f"Upload emails for {what}")(upload)
+    route("GET", f"/{prefix}/{{token}}", summary=f"Status of a {what} request")(status)
+    route("PUT", f"/{prefix}/{{token}}/pause", summary=f"Pause a {what} request")(changer(pause))
+    route("PUT", f"/{prefix}/{{token}}/resume", summary=f"Resume a {what} request")(changer(resume))
+    route("GET", f"/{prefix}/{{token}}/download", summary=f"Download a {what} result file")(download)
+
+
+_lifecycle(JobKind.VERIFY, "verifier")
+_lifecycle(JobKind.ENRICH, "enrich")

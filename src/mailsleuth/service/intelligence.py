@@ -1,0 +1,589 @@
+"""Domain intelligence as services: what company websites, searches and imports taught mailsleuth.
+
+The engine crawls (`crawl.py`), finds and verifies; the store keeps what was learned
+(`store.intelligence`); the functions here join them for every dialect: crawling a domain when its
+cache is stale, resolving a company name to its domain, domain search, sources, all-evidence
+patterns, Kaspr profiles and employees, enrichment. Pure helpers (candidate domains, name
+matching, reading a name back from a local part, scores) come first and need no IO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from unidecode import unidecode
+
+from mailsleuth.engine import domains, patterns
+
+from mailsleuth import store
+from mailsleuth.config import Settings
+from mailsleuth.engine.crawl import CompanyFacts, Resolve, Source, crawl_domain
+from mailsleuth.engine.dns import Resolver, RouteStatus
+from mailsleuth.engine.find import Finder
+from mailsleuth.service import search
+from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
+from mailsleuth.engine.names import InvalidName, PersonName, is_first_name, parse_name
+from mailsleuth.engine.patterns import Convention, match_patterns
+from mailsleuth.engine.results import Verdict, VerifyResult
+from mailsleuth.store import Company, Contact, ContactFilters, CreditKind, Database
+from mailsleuth.store import intelligence as knowledge
+from mailsleuth.store.intelligence import CrawlRecord, WebAddress
+from mailsleuth.engine.verify import Verifier
+
+__all__ = [
+    "DEFAULT_TLDS",
+    "CompanyNotFound",
+    "DomainPage",
+    "candidate_domains",
+    "domain_employees",
+    "domain_patterns_all_evidence",
+    "domain_search",
+    "enrich",
+    "enrich_fields",
+    "ensure_crawled",
+    "infer_name",
+    "kaspr_profile",
+    "locate_domain",
+    "name_matches_site",
+    "resolve_company",
+    "sources_for",
+    "web_score",
+]
+
+FAILED_CRAWL_RETRY = timedelta(hours=1)  # a site that did not answer is tried again sooner
+DEFAULT_TLDS = tuple(Settings.model_fields["company_tlds"].default.split(","))
+DOMAIN_PAGE_SIZE = 20
+IS_NEW_WINDOW = timedelta(hours=1)  # VoilaNorbert's is_new: "recently found", not already in the list
+SCORE_VERIFIED, SCORE_OUTSIDE = 100, 5
+MAX_EMPLOYEES = 100
+
+# --- pure helpers --------------------------------------------------------------------------------
+
+# Words that name the legal form, not the company: "Acme Corp" is acme.com as often as acmecorp.com.
+_LEGAL_FORMS = frozenset(
+    {
+        "inc", "incorporated", "corp", "corporation", "co", "company", "llc", "llp", "lp", "ltd", "limited",
+        "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "ab", "as", "aps",
+        "group", "holding", "holdings", "the",
+    }
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_INITIALISM = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # "S.A.", "U.S." read as one word
+
+
+def _words(text: str) -> list[str]:
+    text = _INITIALISM.sub(lambda match: match.group(0).replace(".", ""), unidecode(text))
+    return _WORD.findall(text.lower().replace("&", ""))
+
+
+def _core(name: str) -> list[str]:
+    """The words of a company name without its legal form ("The Acme Corp." -> ["acme"])."""
+    words = _words(name)
+    core = [w for w in words if w not in _LEGAL_FORMS]
+    return core or words
+
+
+def candidate_domains(name: str, tlds: Sequence[str] = DEFAULT_TLDS) -> list[str]:
+    """Domains a company called ``name`` probably uses, most likely first.
+
+    "Acme Corp" -> acme.com, acmecorp.com, acme-corp.com, acme.io, ...: per TLD the name without its
+    legal form, then the whole name joined, then hyphenated. Raises ServiceError for a name with no
+    letters or digits.
+    """
+    words, core = _words(name), _core(name)
+    if not words:
+        raise CompanyNotFound(name, [])
+    stems = list(dict.fromkeys(["".join(core), "".join(words), "-".join(core), "-".join(words)]))
+    found: list[str] = []
+    for tld in tlds:
+        for stem in stems:
+            try:
+                found.append(domains.normalise_domain(f"{stem}.{tld.strip('.').lower()}"))
+            except domains.InvalidDomain:
+                continue
+    return list(dict.fromkeys(found))
+
+
+def name_matches_site(name: str, facts: CompanyFacts | Company) -> bool:
+    """Whether a homepage's title (or site name) names the company: its core words, in order.
+
+    "Acme Corp" matches "Welcome | Acme Corporation" and "ACME"; "Acme Widgets" does not match
+    "Acme Rockets"; one-word names must be a whole word of the title (no "go" inside "google").
+    """
+    core = _core(name)
+    if not core:
+        return False
+    for text in (facts.title, facts.name):
+        words = _words(text or "")
+        if "".join(core) in words:  # "AcmeWidgets" or "acme widgets" written as one word
+            return True
+        n = len(core)
+        if any(words[i : i + n] == core for i in range(len(words) - n + 1)):
+            return True
+    return False
+
+
+def _split_candidates(local: str, pattern: str) -> list[tuple[str, str]]:
+    """(first, last) pairs that render ``local`` with a pattern using {first} and {last} only."""
+    match = re.fullmatch(r"\{(first|last)\}([._-]?)\{(first|last)\}", pattern)
+    if match is None or match.group(1) == match.group(3):
+        return []
+    order, separator = (match.group(1), match.group(3)), match.group(2)
+    if separator:
+        parts = local.split(separator)
+        splits = [tuple(parts)] if len(parts) == 2 else []
+    else:
+        splits = [(local[:i], local[i:]) for i in range(2, len(local) - 1)]
+    pairs = []
+    for a, b in splits:
+        if len(a) >= 2 and len(b) >= 2 and a.isalpha() and b.isalpha():
+            values = dict(zip(order, (a, b)))
+            pairs.append((values["first"], values["last"]))
+    return pairs
+
+
+def infer_name(local: str, convention: Convention | None = None) -> PersonName | None:
+    """The name an address spells out ("jane.doe" -> Jane Doe), read with the domain's convention.
+
+    Only full first and last names can be read back; the first one must be a known given name unless
+    the convention is known to be that pattern. None when the local part does not spell a name.
+    """
+    local = local.lower().split("+", 1)[0]
+    distribution = convention.distribution() if convention is not None and convention.evidence else patterns.PRIOR
+    best: tuple[float, PersonName] | None = None
+    for pattern, probability in distribution.items():
+        for first, last in _split_candidates(local, pattern):
+            trusted = is_first_name(first) or (convention is not None and convention.evidence and probability >= 0.5)
+            if not trusted:
+                continue
+            try:
+                name = parse_name(first=first.title(), last=last.title())
+            except InvalidName:
+                continue
+            if pattern in match_patterns(local, name) and (best is None or probability > best[0]):
+                best = (probability, name)
+    return best[1] if best else None
+
+
+def web_score(verdict: str | None) -> int:
+    """VoilaNorbert's score for an address seen on the web: 100 once verified, else 5 (outside sources)."""
+    return SCORE_VERIFIED if verdict == Verdict.DELIVERABLE else SCORE_OUTSIDE
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """Hunter's source object (dates as YYYY-MM-DD, as Hunter shows them)."""
+    return {
+        "uri": source.uri,
+        "extracted_on": source.extracted_on.date().isoformat(),
+        "last_seen_on": source.last_seen_on.date().isoformat(),
+        "still_on_page": source.still_on_page,
+    }
+
+
+def company_facts_json(company: Company | None) -> dict[str, Any] | None:
+    if company is None:
+        return None
+    return {
+        "domain": company.domain,
+        "name": company.name,
+        "title": company.title,
+        "description": company.description,
+        "keywords": list(company.keywords),
+        "logo": company.logo,
+        "url": company.url,
+    }
+
+
+# --- crawling ------------------------------------------------------------------------------------
+
+
+class CompanyNotFound(ServiceError):
+    """VoilaNorbert answers 400 with a field error when it cannot locate the company."""
+
+    def __init__(self, name: str, tried: Sequence[str]) -> None:
+        shown = f" (tried {', '.join(tried)})" if tried else ""
+        super().__init__(f"We could not locate the company {name.strip()!r}{shown}.", field="company")
+        self.tried = list(tried)
+
+
+_crawl_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _crawl_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "scheme": settings.crawl_scheme,
+        "port": settings.crawl_port,
+        "timeout": settings.crawl_timeout,
+        "max_page_bytes": settings.crawl_max_page_bytes,
+        "user_agent": settings.crawl_user_agent,
+    }
+
+
+async def ensure_crawled(
+    db: Database,
+    settings: Settings,
+    domain: str,
+    *,
+    max_age: timedelta | None = None,
+    verifier: Verifier | None = None,
+    resolve: Resolve | None = None,
+) -> CrawlRecord:
+    """Crawl the domain's website unless a crawl younger than ``max_age`` is stored.
+
+    Stores the company facts and the merged sources, and teaches the domain's convention the person
+    addresses it never learned from. With a ``verifier``, person addresses never verified are
+    verified (deliverable ones then score 100 instead of 5). Concurrent calls for one domain in this
+    process crawl once. Raises InvalidDomain.
+    """
+    domain = domains.normalise_domain(domain)
+    if max_age is None:
+        max_age = timedelta(hours=settings.crawl_max_age_hours)
+    record = await knowledge.get_crawl(db, domain)
+    if record is not None and record.is_fresh(max_age, retry_failed=FAILED_CRAWL_RETRY):
+        return record
+    lock = _crawl_locks.setdefault(domain, asyncio.Lock())
+    async with lock:
+        record = await knowledge.get_crawl(db, domain)
+        if record is not None and record.is_fresh(max_age, retry_failed=FAILED_CRAWL_RETRY):
+            return record
+        result = await crawl_domain(
+            domain, settings=settings, page_budget=settings.crawl_page_budget, resolve=resolve, **_crawl_options(settings)
+        )
+        saved = await knowledge.save_crawl(db, result)
+        if verifier is not None:
+            await _verify_web_people(db, verifier, domain)
+        return saved.crawl
+
+
+async def _verify_web_people(db: Database, verifier: Verifier, domain: str) -> None:
+    pending = [w.address for w in await knowledge.web_addresses(db, domain) if w.verdict is None and w.on_web]
+    verdicts = {result.email: result.verdict.value async for result in verifier.verify_many(pending)}
+    await knowledge.save_verdicts(db, {a: v for a, v in verdicts.items() if a in pending})
+
+
+async def resolve_company(
+    db: Database,
+    settings: Settings,
+    resolver: Resolver,
+    name: str,
+    *,
+    tlds: Sequence[str] | None = None,
+    resolve: Resolve | None = None,
+) -> str:
+    """A company name -> its domain: a known company, a name given as a domain, else a located one.
+
+    Candidate domains (``candidate_domains``) must receive mail (DNS/MX) and their homepage title
+    must name the company (one page fetched per candidate, its facts stored for next time).
+    Raises CompanyNotFound (a 400 field error on ``company``) when none qualifies.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise ServiceError("This field is required.", field="company")
+    known = await store.find_company_domain(db, name)
+    if known:
+        return known
+    if "." in name and " " not in name:
+        try:
+            return domains.normalise_domain(name)
+        except domains.InvalidDomain:
+            pass
+    candidates = candidate_domains(name, settings.company_tld_list if tlds is None else tlds)
+    routes = await asyncio.gather(*(resolver.mail_route(c) for c in candidates))
+    for candidate, route in zip(candidates, routes):
+        if route.status is not RouteStatus.OK:
+            continue
+        company = await store.get_company(db, candidate)
+        if company is None or company.facts_fetched_at is None:
+            result = await crawl_domain(candidate, settings=settings, page_budget=1, resolve=resolve, **_crawl_options(settings))
+            if not result.visits or result.visits[0].error is not None:
+                continue
+            facts = result.facts
+            company = await store.save_company(
+                db,
+                candidate,
+                name=facts.name,
+                title=facts.title,
+                description=facts.description,
+                keywords=list(facts.keywords),
+                logo=facts.logo,
+                url=facts.canonical_url or result.visits[0].final_url,
+                facts_fetched_at=result.finished_at,
+            )
+        if name_matches_site(name, company):
+            return candidate
+    raise CompanyNotFound(name, candidates)
+
+
+async def locate_domain(
+    db: Database, settings: Settings, resolver: Resolver, domain: str | None, company: str | None
+) -> str:
+    """What a search names: ``domain`` when given, else ``company`` resolved (``resolve_company``)."""
+    if domain or not company:
+        return search.domain_field(domain)
+    return await resolve_company(db, settings, resolver, company)
+
+
+# --- domain search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainPage:
+    """One page of a domain search: contacts (with their company filled in) and which are new."""
+
+    items: list[tuple[Contact, bool]]  # (contact, is_new)
+    page: int
+    total: int
+    has_next: bool
+    credits_available: bool
+
+
+def _web_draft(web: WebAddress, convention: Convention | None, company: Company | None) -> dict[str, Any]:
+    """A contact for an address found on the web: the name printed next to it, else the one it spells."""
+    local = web.address.partition("@")[0]
+    name: PersonName | None = None
+    if web.name:
+        try:
+            name = parse_name(web.name)
+        except InvalidName:
+            name = None
+    name = name or infer_name(local, convention)
+    return {
+        "name": name.full if name else local,
+        "first_name": name.first if name else None,
+        "last_name": name.last if name else None,
+        "domain": web.domain,
+        "company_id": company.id if company else None,
+        "company_name": company.name if company else None,
+        "email": web.address,
+        "score": web_score(web.verdict),
+        "verdict": web.verdict,
+        "source": knowledge.SOURCE_CRAWL,
+        "evidence": {"sources": [source_json(s) for s in web.sources]},
+    }
+
+
+async def domain_search(
+    db: Database,
+    org_id: int,
+    domain: str,
+    page: int = 1,
+    *,
+    owner_id: int | None = None,
+    list_id: int | None = None,
+    per_page: int = DOMAIN_PAGE_SIZE,
+) -> DomainPage:
+    """VoilaNorbert's domain search: the organisation's contacts at the domain plus the people found
+    on its website, newest first.
+
+    People on the website the organisation does not know yet become its contacts (1 search credit
+    each, ``is_new``), scored 5 unless verification said deliverable (100); role addresses and
+    addresses verified undeliverable are never added. Raises PaymentRequired when there is
+    something new to reveal and no credit left.
+    """
+    domain = domains.normalise_domain(domain)
+    if page < 1:
+        raise ServiceError("must be 1 or more", field="page")
+    if list_id is not None and await store.get_list(db, org_id, list_id) is None:
+        raise ServiceError("Invalid list.", field="list_id")
+    started = store.utcnow()
+    known = await knowledge.org_emails_at(db, org_id, domain)
+    missing = [
+        w
+        for w in await knowledge.web_addresses(db, domain)
+        if w.address not in known and w.on_web and w.verdict != Verdict.UNDELIVERABLE
+    ]
+    company = await store.get_company(db, domain)
+    created: list[int] = []
+    if missing:
+        if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
+            raise PaymentRequired("No credits left.")
+        convention = await store.get_convention(db, domain)
+        drafts = [_web_draft(w, convention, company) for w in missing]
+        created, _ = await knowledge.add_found_contacts(db, org_id, drafts, owner_id=owner_id, list_id=list_id)
+    result = await store.query_contacts(
+        db, org_id, ContactFilters(domain=domain, page=page, per_page=per_page, order_by="-created")
+    )
+    new = set(created)
+    items = [
+        (
+            replace(contact, company=contact.company or company),
+            contact.id in new
+            or (contact.source == knowledge.SOURCE_CRAWL and contact.created_at >= started - IS_NEW_WINDOW),
+        )
+        for contact in result.items
+    ]
+    remaining = await store.balance(db, org_id, CreditKind.SEARCH)
+    return DomainPage(items, page, result.total, result.has_next, remaining > 0)
+
+
+# --- sources and patterns ------------------------------------------------------------------------
+
+
+async def sources_for(db: Database, address: str) -> list[dict[str, Any]]:
+    """Where an address was seen on the web, Hunter's shape: uri, extracted_on, last_seen_on, still_on_page."""
+    web = await knowledge.get_web_address(db, address)
+    return [source_json(s) for s in web.sources] if web else []
+
+
+async def domain_patterns_all_evidence(db: Database, domain: str, limit: int = 10) -> list[dict[str, Any]]:
+    """Kaspr's domainPattern from every address the domain's convention learned from: found by
+    searches, imported, and crawled (each counted once); best first, scores summing to at most 1, and
+    nothing certain on one address (`patterns.domain_patterns`' minimum-evidence rule)."""
+    domain = domains.normalise_domain(domain)
+    convention = await store.get_convention(db, domain)
+    return patterns.domain_patterns(convention, domain, limit) if convention else []
+
+
+# --- people: Kaspr -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    contact: Contact
+    charged: bool  # an address was found on the spot and paid for
+
+
+def _same_name(contact: Contact, name: str) -> bool:
+    return " ".join(contact.name.lower().split()) == " ".join(name.lower().split())
+
+
+async def kaspr_profile(
+    db: Database, org_id: int, linkedin_id: str, name: str, finder: Finder, *, phone_required: bool = False
+) -> Profile:
+    """The known person with this LinkedIn id (else this exact name), their address found on the spot
+    when they have none yet (1 search credit when found).
+
+    Raises NotFound when the person is unknown (or has no phone and ``phone_required``) and
+    PaymentRequired when an address would have to be searched without credits.
+    """
+    contact = await knowledge.find_by_linkedin(db, org_id, linkedin_id) if linkedin_id.strip() else None
+    if contact is None and name.strip():
+        page = await store.query_contacts(db, org_id, ContactFilters(name=" ".join(name.split()), per_page=100))
+        contact = next((c for c in page.items if _same_name(c, name)), None)
+    if contact is None or (phone_required and not contact.phone):
+        raise NotFound("Profile not found.")
+    if contact.email or not contact.domain or contact.searching:
+        return Profile(contact, False)
+    return await _find_for(db, org_id, contact, finder)
+
+
+async def _find_for(db: Database, org_id: int, contact: Contact, finder: Finder) -> Profile:
+    assert contact.domain is not None
+    try:
+        name = parse_name(contact.name)
+    except InvalidName:
+        return Profile(contact, False)
+    if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
+        raise PaymentRequired("No credits left.")
+    convention = await store.get_convention(db, contact.domain)
+    before = convention.evidence if convention else 0
+    result = await finder.find(name, contact.domain, convention=convention)
+    learned = finder.conventions.get(result.domain)
+    if learned is not None and learned.evidence > before:
+        await store.save_convention(db, result.domain, learned)
+    if not result.email:
+        return Profile(contact, False)
+    found, paid = await knowledge.reveal_address(
+        db, org_id, contact.id, email=result.email, score=result.score, verdict=result.verdict.value,
+        evidence=result.to_dict(),
+    )
+    return Profile(found or contact, paid)
+
+
+async def domain_employees(
+    db: Database, org_id: int, domain: str, limit: int = 5, phone_required: bool = False
+) -> list[Contact]:
+    """Kaspr's domainEmployees: known people at the domain, those with an address first."""
+    if not 1 <= limit <= MAX_EMPLOYEES:
+        raise ServiceError(f"must be between 1 and {MAX_EMPLOYEES}", field="contactsNumberLimit")
+    domain = domains.normalise_domain(domain)
+    return await knowledge.people_at_domain(db, org_id, domain, limit=limit, phone_required=phone_required)
+
+
+# --- enrichment ----------------------------------------------------------------------------------
+
+
+async def _person(
+    db: Database, org_id: int, address: str, local: str, domain: str, *, infer: bool
+) -> dict[str, Any] | None:
+    """Who owns the address: the organisation's contact, else the name printed next to it on the
+    web, else (``infer``: not for a bounce) the name its local part spells under the convention."""
+    contact = await knowledge.find_by_email(db, org_id, address)
+    if contact is not None:
+        return {
+            "name": contact.name, "first_name": contact.first_name, "last_name": contact.last_name,
+            "title": contact.title, "linkedin_id": contact.linkedin_id, "phone": contact.phone,
+            "location": contact.location, "source": "contact",
+        }
+    web = await knowledge.get_web_address(db, address)
+    name: PersonName | None = None
+    source = "web"
+    if web is not None and web.role:
+        return None
+    if web is not None and web.name:
+        try:
+            name = parse_name(web.name)
+        except InvalidName:
+            name = None
+    if name is None and infer and not domains.is_role(local):
+        name, source = infer_name(local, await store.get_convention(db, domain) if domain else None), "inferred"
+    if name is None:
+        return None
+    return {
+        "name": name.full, "first_name": name.first or None, "last_name": name.last or None, "title": None,
+        "linkedin_id": None, "phone": None, "location": None, "source": source,
+    }
+
+
+async def enrich(db: Database, org_id: int, verifier: Verifier, address: str) -> dict[str, Any]:
+    """The native enrichment of an address: verdict and evidence, person, company facts, sources."""
+    return await enrichment(db, org_id, await verifier.verify(address))
+
+
+async def enrichment(db: Database, org_id: int, verification: VerifyResult) -> dict[str, Any]:
+    """Enrichment content for an address already verified (the bulk enrich rows share it)."""
+    address = verification.email.strip().lower()
+    local, _, domain = address.rpartition("@")
+    web = await knowledge.get_web_address(db, address) if address else None
+    score = verification.score
+    if web is not None and web.on_web and verification.verdict in (Verdict.RISKY, Verdict.UNKNOWN):
+        score = SCORE_OUTSIDE  # seen on the web, not verifiable
+    company = await store.get_company(db, verification.domain or domain) if (verification.domain or domain) else None
+    return {
+        "email": verification.email,
+        "verdict": verification.verdict.value,
+        "score": score,
+        "verification": verification.to_dict(),
+        "person": await _person(db, org_id, address, local, domain, infer=verification.verdict is not Verdict.UNDELIVERABLE)
+        if local
+        else None,
+        "company": company_facts_json(company),
+        "sources": [source_json(s) for s in web.sources] if web else [],
+    }
+
+
+async def enrich_fields(db: Database, org_id: int, verification: VerifyResult) -> dict[str, Any]:
+    """The enrichment as flat columns for bulk enrich rows (empty columns when nothing is known)."""
+    content = await enrichment(db, org_id, verification)
+    person = content["person"] or {}
+    company = content["company"] or {}
+    fields = {
+        "first_name": person.get("first_name"),
+        "last_name": person.get("last_name"),
+        "full_name": person.get("name"),
+        "title": person.get("title"),
+        "linkedin_id": person.get("linkedin_id"),
+        "phone": person.get("phone"),
+        "location": person.get("location"),
+        "company_name": company.get("name"),
+        "company_domain": company.get("domain"),
+        "company_description": company.get("description"),
+        "company_url": company.get("url"),
+    }
+    return {key: value for key, value in fields.items() if value is not None}

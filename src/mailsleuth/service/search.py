@@ -1,0 +1,230 @@
+"""Single searches as a service: every dialect's "find this person's address" ends up here.
+
+`start_search` validates, applies the credit rules, records the contact and the job, and schedules
+`run_search` in the background; `run_search` does the network work outside any transaction, then
+completes the job in one write (address, credit, end) and queues the webhook. The vendor rules:
+one credit per found address, none for searching the same (non-deleted) contact again, 402 when
+the organisation has nothing left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mailsleuth.engine import domains, names
+
+from mailsleuth import store
+from mailsleuth.engine.find import Finder
+from mailsleuth.service.errors import REQUIRED, PaymentRequired, ServiceError
+from mailsleuth.jobs.runtime import Runtime
+from mailsleuth.engine.egress import UnsafeTarget, check_url
+from mailsleuth.engine.names import PersonName
+from mailsleuth.store import Contact, CreditKind, Principal, Search
+
+log = logging.getLogger(__name__)
+
+WebhookPayload = Callable[[Contact, Search], dict[str, Any]]
+
+_PAYLOADS: dict[str, WebhookPayload] = {}
+
+
+def webhook_payload(dialect: str) -> Callable[[WebhookPayload], WebhookPayload]:
+    """Register how `dialect` shapes its search webhook; the job stores only the dialect's name, so a
+    search resumed after a restart still notifies in its caller's shape."""
+
+    def register(payload: WebhookPayload) -> WebhookPayload:
+        _PAYLOADS[dialect] = payload
+        return payload
+
+    return register
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a dialect answers right away: the contact (searching or already known) and its job."""
+
+    contact: Contact
+    search: Search | None  # None when an already found contact was returned as is
+    task: asyncio.Task[store.SearchOutcome] | None = None  # the background run, to await with a timeout
+
+    @property
+    def job_id(self) -> int | None:
+        return self.search.id if self.search else self.contact.job_id
+
+
+def person(
+    full: str | None = None,
+    *,
+    first: str | None = None,
+    middle: str | None = None,
+    last: str | None = None,
+    field: str = "name",
+) -> PersonName:
+    """Parse a name from the caller, as a field error when it is unusable."""
+    try:
+        return names.parse_name(full, first=first, middle=middle, last=last)
+    except names.InvalidName as exc:
+        raise ServiceError(str(exc), field=field) from None
+
+
+def domain_field(value: str | None, field: str = "domain") -> str:
+    """A caller's domain (or URL) normalised, as a field error when it is unusable."""
+    if not value:
+        raise ServiceError(REQUIRED, field=field)
+    try:
+        return domains.normalise_domain(value)
+    except domains.InvalidDomain as exc:
+        raise ServiceError(str(exc), field=field) from None
+
+
+def company_domain(domain: str | None, company: str | None = None) -> str:
+    """`domain`, else a company given as a domain or URL ("Acme.com"); no look-ups."""
+    if domain or not company:
+        return domain_field(domain)
+    if "." not in company:
+        raise ServiceError("We could not find a domain for this company; give its domain.", field="company")
+    return domain_field(company, "company")
+
+
+async def search_domain(rt: Runtime, domain: str | None, company: str | None = None) -> str:
+    """The domain to search: `domain`, else the company's known domain, else a company given as a domain."""
+    if not domain and company:
+        known = await store.find_company_domain(rt.db, company)
+        if known:
+            return known
+    return company_domain(domain, company)
+
+
+def webhook_url(url: str | None, rt: Runtime) -> str | None:
+    if not url:
+        return None
+    try:
+        check_url(url, allow_private=rt.settings.allow_private_networks)
+    except UnsafeTarget as exc:
+        raise ServiceError(str(exc), field="webhook") from None
+    return url
+
+
+async def start_search(
+    rt: Runtime,
+    principal: Principal,
+    name: PersonName,
+    domain: str,
+    *,
+    dialect: str,
+    webhook: str | None = None,
+    list_id: int | None = None,
+    smtp: bool = True,
+    options: dict[str, Any] | None = None,
+    source: str = "search",
+) -> Started:
+    """Record and schedule a search of `name` at `domain` (already normalised) for the caller's org."""
+    db, org_id = rt.db, principal.org_id
+    if list_id is not None and await store.get_list(db, org_id, list_id) is None:
+        raise ServiceError("Invalid list.", field="list_id")
+    existing = await store.find_existing_contact(db, org_id, name.full, domain)
+    if existing is not None and list_id is not None:
+        await store.add_to_list(db, org_id, list_id, [existing.id])
+        existing = await store.get_contact(db, org_id, existing.id) or existing
+    if existing is not None and (existing.email or existing.searching):
+        return Started(existing, None)  # already found (free) or already being searched
+    if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
+        raise PaymentRequired("No credits left.")
+
+    if existing is not None:
+        contact = await store.update_contact(db, org_id, existing.id, searching=True, webhook=webhook) or existing
+    else:
+        company = await store.get_company(db, domain)  # what is known about the company (global facts)
+        contact = await store.create_contact(
+            db,
+            org_id,
+            name=name.full,
+            owner_id=principal.user_id,
+            first_name=name.first or None,
+            last_name=name.last or None,
+            domain=domain,
+            company_id=company.id if company else None,
+            company_name=company.name if company else None,
+            searching=True,
+            source=source,
+            webhook=webhook,
+            list_ids=(list_id,) if list_id is not None else (),
+        )
+    search = await store.create_search(
+        db,
+        org_id,
+        user_id=principal.user_id,
+        contact_id=contact.id,
+        list_id=list_id,
+        options={"name": name.full, "domain": domain, "smtp": smtp, "dialect": dialect, **(options or {})},
+        webhook=webhook,
+    )
+    contact = await store.update_contact(db, org_id, contact.id, job_id=search.id) or contact  # its latest job
+    return Started(contact, search, _spawn(rt, search, name))
+
+
+def _spawn(rt: Runtime, search: Search, name: PersonName) -> asyncio.Task[store.SearchOutcome]:
+    options = search.options
+    work = run_search(rt, search.org_id, search.id, name, options["domain"], smtp=options["smtp"])
+    return rt.spawn(work, name=f"search-{search.id}")
+
+
+async def resume_searches(rt: Runtime) -> int:
+    """Re-run searches a previous process left queued or running (each completion is idempotent)."""
+    resumed = 0
+    for search in await store.unfinished_searches(rt.db, limit=10_000):
+        try:
+            _spawn(rt, search, names.parse_name(search.options["name"]))
+        except (KeyError, names.InvalidName) as exc:
+            await store.complete_search(rt.db, search.org_id, search.id, email=None, error=f"cannot resume: {exc!r}")
+            continue
+        resumed += 1
+    return resumed
+
+
+async def run_search(
+    rt: Runtime,
+    org_id: int,
+    search_id: int,
+    name: PersonName,
+    domain: str,
+    *,
+    smtp: bool = True,
+) -> store.SearchOutcome:
+    """The background half: find, learn, complete (charging), then queue the webhook."""
+    db = rt.db
+    await store.start_search(db, org_id, search_id)
+    convention = await store.get_convention(db, domain)
+    learned_before = convention.evidence if convention else 0
+    finder = Finder(rt.verifier)
+    try:
+        result = await finder.find(name, domain, smtp=smtp, convention=convention)
+    except Exception as exc:  # the job must end whatever the engine did
+        log.exception("search %s failed", search_id)
+        outcome = await store.complete_search(db, org_id, search_id, email=None, error=f"{type(exc).__name__}: {exc}")
+    else:
+        learned = finder.conventions.get(result.domain)
+        if learned is not None and learned.evidence > learned_before:
+            await store.save_convention(db, result.domain, learned)
+        details = result.to_dict()
+        outcome = await store.complete_search(
+            db,
+            org_id,
+            search_id,
+            email=result.email,
+            score=result.score,
+            verdict=result.verdict.value,
+            evidence=details,
+            result=details,
+        )
+    search = outcome.search
+    payload = _PAYLOADS.get(search.options.get("dialect", ""))
+    if search.webhook and payload is not None and outcome.contact is not None:
+        await rt.webhooks.enqueue(
+            org_id, search.webhook, payload(outcome.contact, search), key=f"search:{search.id}", job_id=search.id
+        )
+    return outcome

@@ -1,0 +1,623 @@
+"""Bulk inputs checked in full before a job exists: a massive's CSV, a verify/enrich list, a LeadGenius batch.
+
+A bulk job either starts with every row valid or does not start at all (no partial job), so each
+reader scans its whole input first and reports every problem it can (a few per field, with line
+numbers) in the VoilaNorbert field-error shape. Inputs of up to 100 MB are spooled to a temporary
+file while they arrive (bounded memory) and re-read lazily when the job is submitted.
+
+Encoding: inputs must be UTF-8 (a BOM is allowed). A file that is not is refused with a message that
+says how to fix it, rather than decoded as Latin-1: a wrong guess would silently turn names into
+mojibake and search for addresses that cannot exist.
+
+The only network access is `fetch_upload` (massives' `file_url`), with the HTTP client and resolver
+injected; every hop of it is checked against the trust boundaries (`jobs.targets`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import csv
+import io
+import re
+import tempfile
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import urljoin
+
+import httpx
+
+from mailsleuth.service.csvfiles import ADDRESS_COLUMNS
+from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
+from mailsleuth.engine.egress import UnsafeTarget, check_target
+
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+TOO_LARGE = "Please provide a file size lower than 100Mb. If you need more, please contact us."
+MAX_CELL = 1000  # characters in a name, company or domain cell
+MAX_ADDRESS = 320  # RFC 3696 (with its erratum): 64 + 1 + 255
+MAX_REPORTED = 5  # problems listed per field; the rest are counted
+SPOOL_IN_MEMORY = 1024 * 1024  # bytes kept in memory before the spool moves to disk
+FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+FETCH_DEADLINE = 300.0  # seconds for a whole file_url download
+MAX_REDIRECTS = 5
+
+Resolve = Callable[[str], Awaitable[tuple[str, ...]]]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ADDRESS_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class UploadTooLarge(ServiceError):
+    """The input is over 100 MB; VoilaNorbert documents this one as `{"code": "400", "error": ...}`."""
+
+    def __init__(self) -> None:
+        super().__init__(TOO_LARGE)
+
+
+# --- spooling ------------------------------------------------------------------------------------
+
+
+class Spool:
+    """A size-limited temporary file: raw input bytes kept off the heap once they grow."""
+
+    def __init__(self, limit: int = MAX_UPLOAD_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 -- owned
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.close()
+            raise UploadTooLarge()
+        self.file.write(chunk)
+
+    def text(self) -> io.TextIOWrapper:
+        """The bytes from the start, decoded strictly as UTF-8 (BOM dropped), newlines left to csv."""
+        self.file.seek(0)
+        raw = io.BufferedReader(_Unclosable(self.file))
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+
+    def first_invalid_utf8(self) -> tuple[int, int]:
+        """(line, byte) of the first byte that is not UTF-8: decoding reads ahead, so find it exactly."""
+        self.file.seek(0)
+        line, carry = 1, b""
+        while chunk := self.file.read(65536):
+            data = carry + chunk
+            try:
+                _, consumed = codecs.utf_8_decode(data, "strict", False)
+            except UnicodeDecodeError as exc:
+                return line + data.count(b"\n", 0, exc.start), data[exc.start]
+            line += data.count(b"\n", 0, consumed)
+            carry = data[consumed:]
+        return line, carry[0] if carry else 0
+
+    def close(self) -> None:
+        self.file.close()
+
+    @classmethod
+    def of(cls, data: str | bytes | Iterable[bytes], limit: int = MAX_UPLOAD_BYTES) -> Spool:
+        spool = cls(limit)
+        chunks = [data.encode()] if isinstance(data, str) else [data] if isinstance(data, bytes) else data
+        for chunk in chunks:
+            spool.write(chunk)
+        return spool
+
+
+class _Unclosable(io.RawIOBase):
+    """Lets a TextIOWrapper read the spool without closing it when the wrapper goes away."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+async def spool_stream(chunks: AsyncIterable[bytes], limit: int = MAX_UPLOAD_BYTES) -> Spool:
+    spool = Spool(limit)
+    try:
+        async for chunk in chunks:
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+# --- problems ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Problems:
+    """Field errors gathered during a scan: the first few per field, then a count of the rest."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    _extra: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, message: str) -> None:
+        messages = self.fields.setdefault(name, [])
+        if len(messages) < MAX_REPORTED:
+            messages.append(message)
+        else:
+            self._extra[name] = self._extra.get(name, 0) + 1
+
+    def raise_if_any(self) -> None:
+        if not self.fields:
+            return
+        for name, extra in self._extra.items():
+            self.fields[name].append(f"... and {extra} more problem{'s' if extra > 1 else ''} like these.")
+        raise FieldErrors(self.fields)
+
+
+def _clean_cell(value: str) -> str:
+    return value.strip()
+
+
+def _bad_cell(value: str, what: str, line: int) -> str | None:
+    if _CONTROL.search(value):
+        return f"Line {line}: the {what} contains a control character."
+    if len(value) > MAX_CELL:
+        return f"Line {line}: the {what} is longer than {MAX_CELL} characters."
+    return None
+
+
+def _decode_problem(spool: Spool) -> str:
+    line, byte = spool.first_invalid_utf8()
+    return (
+        f"The file is not UTF-8 encoded (byte 0x{byte:02x} on line {line}). "
+        "Save it as \"CSV UTF-8\" and send it again."
+    )
+
+
+# --- massives ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MassiveColumns:
+    """Which CSV columns hold the name (joined with spaces when several), the company and the domain."""
+
+    name: tuple[int, ...]
+    company: int | None = None
+    domain: int | None = None
+
+    def used(self) -> dict[str, tuple[int, ...]]:
+        """Each request field with the indexes it names (for "no such column" errors)."""
+        named = {"col_name": self.name, "col_company": (self.company,), "col_domain": (self.domain,)}
+        return {key: tuple(i for i in value if i is not None) for key, value in named.items()}
+
+
+def _index(value: str) -> int:
+    value = value.strip()
+    if not value.isdigit() or len(value) > 6:
+        raise ValueError
+    return int(value)
+
+
+def parse_columns(col_name: Any, col_company: Any = None, col_domain: Any = None) -> MassiveColumns:
+    """`col_name` is "2" or "0,1" (first and last name columns); one of the others is required."""
+    problems = Problems()
+
+    def indexes(key: str, raw: Any, *, several: bool) -> tuple[int, ...]:
+        text = "" if raw is None else str(raw).strip()
+        if not text:
+            return ()
+        parts = text.split(",") if several else [text]
+        try:
+            found = tuple(_index(part) for part in parts)
+        except ValueError:
+            what = "Column indexes separated by commas, e.g. \"0,1\"" if several else "A column index, e.g. \"3\""
+            problems.add(key, f"{what} (counting from 0).")
+            return ()
+        if len(set(found)) != len(found):
+            problems.add(key, "A column is given twice.")
+        return found
+
+    name = indexes("col_name", col_name, several=True)
+    company = indexes("col_company", col_company, several=False)
+    domain = indexes("col_domain", col_domain, several=False)
+    if not name and "col_name" not in problems.fields:
+        problems.add("col_name", REQUIRED)
+    if not company and not domain and not {"col_company", "col_domain"} & problems.fields.keys():
+        problems.add("col_domain", "Give col_domain or col_company.")
+    problems.raise_if_any()
+    return MassiveColumns(name, company[0] if company else None, domain[0] if domain else None)
+
+
+_HEADER_WORDS = frozenset(
+    {
+        "name", "names", "full name", "fullname", "person", "contact", "contact name",
+        "first", "first name", "firstname", "given name", "prenom", "prénom",
+        "middle", "middle name", "last", "last name", "lastname", "surname", "family name", "nom",
+        "company", "company name", "companyname", "organization", "organisation", "account", "employer",
+        "domain", "company domain", "website", "web site", "url", "site", "email", "e mail",
+    }
+)
+
+
+def _header_word(cell: str) -> str:
+    return " ".join(cell.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def looks_like_header(row: list[str], columns: MassiveColumns) -> bool:
+    """A first row is a header when a chosen cell is a column title, or its "domain" has no dot."""
+    cells = [row[i] for indexes in columns.used().values() for i in indexes if i < len(row)]
+    if any(_header_word(cell) in _HEADER_WORDS for cell in cells):
+        return True
+    return columns.domain is not None and columns.domain < len(row) and "." not in row[columns.domain]
+
+
+@dataclass(frozen=True)
+class MassiveRow:
+    position: int  # 0-based among data rows
+    line: int  # the row's first line in the file, for messages
+    cells: tuple[str, ...]
+    name: str
+    company: str | None
+    domain: str | None
+
+    def to_input(self, columns: list[str]) -> dict[str, str]:
+        """The row as the bulk engine stores it: its cells under `columns`, then name, company, domain."""
+        found = {"name": self.name, "company": self.company, "domain": self.domain}
+        return {**dict(zip(columns, self.cells)), **{key: value for key, value in found.items() if value}}
+
+
+# Keys the bulk engine reads from a row: an input column with one of these titles keeps it only
+# when it is exactly where that value comes from, otherwise it is renamed "<title>_<index>".
+_ENGINE_KEYS = frozenset({"name", "company", "domain", "first", "middle", "last", "sub", "email"})
+
+
+@dataclass
+class MassiveFile:
+    """A fully validated massive input; rows are re-read from the spool on demand."""
+
+    spool: Spool
+    columns: MassiveColumns
+    header: list[str] | None
+    width: int
+    count: int
+
+    def input_columns(self) -> list[str]:
+        """Unique names for the input columns (the result file's first columns): the header's titles,
+        else "column_0", "column_1", ..."""
+        sources = {"name": self.columns.name, "company": (self.columns.company,), "domain": (self.columns.domain,)}
+        names: list[str] = []
+        for index in range(self.width):
+            title = (self.header[index].strip() if self.header else "") or f"column_{index}"
+            clashes = title in _ENGINE_KEYS and sources.get(title) != (index,)
+            names.append(f"{title}_{index}" if clashes or title in names else title)
+        return names
+
+    def inputs(self) -> Iterator[dict[str, str]]:
+        """Every row as `MassiveRow.to_input`, ready for `jobs.bulk.submit`."""
+        columns = self.input_columns()
+        for row in self.rows():
+            yield row.to_input(columns)
+
+    def rows(self) -> Iterator[MassiveRow]:
+        reader = csv.reader(self.spool.text())
+        skip_header = self.header is not None
+        position = 0
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if skip_header:
+                skip_header = False
+                continue
+            yield _massive_row(row, self.columns, position, reader.line_num)
+            position += 1
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _massive_row(row: list[str], columns: MassiveColumns, position: int, line: int) -> MassiveRow:
+    name = " ".join(part for part in (_clean_cell(row[i]) for i in columns.name) if part)
+    company = _clean_cell(row[columns.company]) if columns.company is not None else ""
+    domain = _clean_cell(row[columns.domain]) if columns.domain is not None else ""
+    return MassiveRow(position, line, tuple(row), name, company or None, domain or None)
+
+
+def read_massive(spool: Spool, columns: MassiveColumns, *, source: str = "content") -> MassiveFile:
+    """Scan the whole CSV (with or without a header row) and raise every problem, or return the file.
+
+    `source` is the request field the bytes came from (`content` or `file_url`), used in messages.
+    """
+    problems = Problems()
+    reader = csv.reader(spool.text())
+    header: list[str] | None = None
+    width = count = 0
+    line = 1
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if not width:
+                width = len(row)
+                for key, indexes in columns.used().items():
+                    for index in indexes:
+                        if index >= width:
+                            problems.add(key, f"Column {index} does not exist: the rows have {width} column"
+                                         f"{'s' if width > 1 else ''} (counting from 0).")
+                if problems.fields:
+                    break
+                if looks_like_header(row, columns):
+                    header = row
+                    continue
+            if len(row) != width:
+                problems.add(source, f"Line {line} has {len(row)} columns; the first row has {width}.")
+                continue
+            _check_massive_row(_massive_row(row, columns, count, line), columns, problems, source)
+            count += 1
+    except UnicodeDecodeError:
+        problems.add(source, _decode_problem(spool))
+    except csv.Error as exc:
+        problems.add(source, f"Line {reader.line_num}: the CSV cannot be read ({exc}).")
+    if not problems.fields and not count:
+        problems.add(source, "The file has no rows." if header is None else "The file has a header but no rows.")
+    try:
+        problems.raise_if_any()
+    except FieldErrors:
+        spool.close()
+        raise
+    return MassiveFile(spool, columns, header, width, count)
+
+
+def _check_massive_row(row: MassiveRow, columns: MassiveColumns, problems: Problems, source: str) -> None:
+    if not row.name:
+        problems.add(source, f"Line {row.line}: the name is empty.")
+    if not row.company and not row.domain:
+        what = " and ".join(w for w, i in (("domain", columns.domain), ("company", columns.company)) if i is not None)
+        problems.add(source, f"Line {row.line}: the {what} is empty.")
+    for what, value in (("name", row.name), ("company", row.company), ("domain", row.domain)):
+        problem = _bad_cell(value or "", what, row.line)
+        if problem:
+            problems.add(source, problem)
+
+
+# --- verify and enrich uploads -------------------------------------------------------------------
+
+
+@dataclass
+class AddressFile:
+    """A validated list of addresses to verify or enrich, re-read from the spool on demand."""
+
+    spool: Spool
+    column: int | None  # None: `data`, addresses separated by lines, commas or semicolons
+    skip_header: bool
+    count: int
+
+    def addresses(self) -> Iterator[str]:
+        for _line, address in _address_entries(self.spool.text(), self.column, self.skip_header):
+            yield address
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _address_entries(stream: IO[str], column: int | None, skip_header: bool) -> Iterator[tuple[int, str]]:
+    if column is None:
+        for line, text in enumerate(stream, start=1):
+            for entry in _ADDRESS_SEPARATORS.split(text):
+                if entry:
+                    yield line, entry
+        return
+    reader = csv.reader(stream)
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if skip_header:
+            skip_header = False
+            continue
+        yield reader.line_num, row[column].strip() if column < len(row) else ""
+
+
+def find_address_column(first: list[str], second: list[str] | None) -> tuple[int, bool]:
+    """(column, has_header): a column named email/address/mail, else the first holding an '@'."""
+    titles = [_header_word(cell) for cell in first]
+    for name in ADDRESS_COLUMNS:
+        if _header_word(name) in titles:
+            return titles.index(_header_word(name)), True
+    for row, has_header in ((first, False), (second or [], True)):
+        for index, cell in enumerate(row):
+            if "@" in cell:
+                return index, has_header
+    raise FieldErrors({"file": ["No email column: name it \"email\", or put the addresses in a column."]})
+
+
+def _first_rows(spool: Spool) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for row in csv.reader(spool.text()):
+        if any(cell.strip() for cell in row):
+            rows.append(row)
+            if len(rows) == 2:
+                break
+    return rows
+
+
+def read_addresses(spool: Spool, *, source: str) -> AddressFile:
+    """`source` "data": one address per line (commas and semicolons also separate); "file": a CSV.
+
+    Every entry must look like an address (an '@', no control characters, at most 320 characters);
+    their syntax and mailboxes are the verifier's job.
+    """
+    problems = Problems()
+    column: int | None = None
+    skip_header = False
+    line = 0
+    count = 0
+    try:
+        if source == "file":
+            rows = _first_rows(spool)
+            if not rows:
+                problems.add(source, "The file has no rows.")
+                problems.raise_if_any()
+            column, skip_header = find_address_column(rows[0], rows[1] if len(rows) > 1 else None)
+        for line, address in _address_entries(spool.text(), column, skip_header):
+            if not address:
+                problems.add(source, f"Line {line}: the email is empty.")
+            elif _CONTROL.search(address):
+                problems.add(source, f"Line {line}: the email contains a control character.")
+            elif len(address) > MAX_ADDRESS:
+                problems.add(source, f"Line {line}: the email is longer than {MAX_ADDRESS} characters.")
+            elif "@" not in address:
+                problems.add(source, f"Line {line}: {address[:80]!r} is not an email address.")
+            count += 1
+    except UnicodeDecodeError:
+        problems.add(source, _decode_problem(spool))
+    except csv.Error as exc:
+        problems.add(source, f"Near line {line + 1}: the CSV cannot be read ({exc}).")
+    except FieldErrors:
+        spool.close()
+        raise
+    if not problems.fields and not count:
+        problems.add(source, "No email addresses given.")
+    try:
+        problems.raise_if_any()
+    except FieldErrors:
+        spool.close()
+        raise
+    return AddressFile(spool, column, skip_header, count)
+
+
+# --- LeadGenius bulk -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LgPerson:
+    first: str
+    middle: str
+    last: str
+    domain: str
+
+    def to_input(self) -> dict[str, str]:
+        return {"first": self.first, "middle": self.middle, "last": self.last, "domain": self.domain}
+
+
+@dataclass(frozen=True)
+class LgBulk:
+    people: list[LgPerson]
+    use_smtp_sniff: bool
+    use_catch_all: bool
+    webhook_url: str | None
+
+
+_LG_LABELS = {"first": "First name", "middle": "Middle name", "last": "Last name", "domain": "Domain"}
+
+
+def _lg_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ServiceError(f"options.{name} must be true or false")
+
+
+def parse_lg_bulk(body: Any) -> LgBulk:
+    """The LeadGenius bulk submission; any problem is one `ServiceError` naming the object at fault."""
+    if not isinstance(body, Mapping):
+        raise ServiceError("The body must be a JSON object")
+    data = body.get("data")
+    if not isinstance(data, list) or not data:
+        raise ServiceError("data is required: a list of {first, middle, last, domain} objects")
+    people = [_lg_person(index, item) for index, item in enumerate(data)]
+    options = body.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise ServiceError("options must be an object")
+    webhook = body.get("webhook_url")
+    if webhook is not None and not isinstance(webhook, str):
+        raise ServiceError("webhook_url must be a string")
+    return LgBulk(
+        people,
+        _lg_bool(options.get("use_smtp_sniff", False), "use_smtp_sniff"),
+        _lg_bool(options.get("use_catch_all", False), "use_catch_all"),
+        webhook.strip() or None if webhook else None,
+    )
+
+
+def _lg_person(index: int, item: Any) -> LgPerson:
+    if not isinstance(item, Mapping):
+        raise ServiceError(f"data[{index}] must be an object with first, middle, last and domain")
+    values: dict[str, str] = {}
+    for key, label in _LG_LABELS.items():
+        value = item.get(key)
+        if value is None and key == "middle":
+            value = ""  # required by the schema, but the vendor's own example sends ""
+        if not isinstance(value, str) or (key != "middle" and not value.strip()):
+            raise ServiceError(f"data[{index}]: {label} is required")
+        if _CONTROL.search(value) or len(value) > MAX_CELL:
+            raise ServiceError(f"data[{index}]: {label} contains a control character or is too long")
+        values[key] = value.strip()
+    return LgPerson(**values)
+
+
+# --- file_url ------------------------------------------------------------------------------------
+
+
+async def fetch_upload(
+    url: str,
+    *,
+    client: httpx.AsyncClient,
+    resolve: Resolve,
+    allow_private: bool,
+    limit: int = MAX_UPLOAD_BYTES,
+    deadline: float = FETCH_DEADLINE,
+) -> Spool:
+    """Download a massive's `file_url` into a spool, at most `limit` bytes, within `deadline` seconds.
+
+    Redirects are followed by hand so that every hop is checked against the trust boundaries.
+    Problems are field errors on `file_url`; a file over the limit is `UploadTooLarge`.
+    """
+    try:
+        async with asyncio.timeout(deadline):
+            return await _fetch(url, client, resolve, allow_private, limit)
+    except TimeoutError:
+        raise ServiceError("The file could not be downloaded in time.", field="file_url") from None
+
+
+async def _fetch(url: str, client: httpx.AsyncClient, resolve: Resolve, allow_private: bool, limit: int) -> Spool:
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            await check_target(url, allow_private=allow_private, resolve=resolve)
+        except UnsafeTarget as exc:
+            raise ServiceError(str(exc), field="file_url") from None
+        request = client.build_request("GET", url, timeout=FETCH_TIMEOUT)
+        try:
+            response = await client.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"The file could not be downloaded ({type(exc).__name__}).", field="file_url") from None
+        try:
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                url = urljoin(url, location)
+                continue
+            if response.status_code != 200:
+                raise ServiceError(f"The file could not be downloaded (HTTP {response.status_code}).", field="file_url")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise UploadTooLarge()
+            try:
+                return await spool_stream(response.aiter_bytes(), limit)
+            except httpx.HTTPError as exc:
+                raise ServiceError(
+                    f"The file could not be downloaded ({type(exc).__name__}).", field="file_url"
+                ) from None
+        finally:
+            await response.aclose()
+    raise ServiceError("Too many redirects.", field="file_url")
