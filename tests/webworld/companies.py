@@ -29,7 +29,7 @@ from html import escape
 from types import MappingProxyType
 from typing import Any
 
-from unidecode import unidecode
+from anyascii import anyascii
 
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
@@ -171,7 +171,7 @@ _PART = {"first": "first", "middle": "middle", "last": "last", "f": "first", "m"
 def _ascii(text: str, cleanup: CleanUp) -> str:
     if cleanup.expand_umlauts:
         text = text.translate(_EXPANDED)
-    token = _NOT_TOKEN.sub("", unidecode(text).lower())
+    token = _NOT_TOKEN.sub("", anyascii(text).lower())
     return token if cleanup.keep_hyphens else token.replace("-", "")
 
 

@@ -17,7 +17,7 @@ from importlib import resources
 
 from nameparser import HumanName
 from nameparser.config import CONSTANTS
-from unidecode import unidecode
+from anyascii import anyascii
 
 __all__ = ["InvalidName", "NameVariant", "PersonName", "is_first_name", "nicknames", "parse_name"]
 
@@ -37,7 +37,7 @@ HONORIFICS = frozenset(
     "mr mrs ms miss mx dr prof sir dame madam mme mlle herr frau sr sra srta rev hon".split()
 )
 
-# The alternate transliteration German, Danish and Norwegian directories use; Unidecode gives the
+# The alternate transliteration German, Danish and Norwegian directories use; anyascii gives the
 # plain one (ü -> u, ø -> o, å -> a).
 EXPANDED = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "å": "aa", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue",
@@ -173,7 +173,7 @@ def _token(text: str, expanded: bool = False) -> str:
     """One ASCII token: "O'Neil" -> "oneil", "Müller" -> "muller" (or "mueller" when expanded)."""
     if expanded:
         text = text.translate(EXPANDED)
-    return _NOT_TOKEN.sub("", unidecode(text).lower())
+    return _NOT_TOKEN.sub("", anyascii(text).lower())
 
 
 def _words(text: str, expanded: bool) -> list[list[str]]:

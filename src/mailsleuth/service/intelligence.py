@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from unidecode import unidecode
+from anyascii import anyascii
 
 from mailsleuth.engine import domains, patterns
 
@@ -78,7 +78,7 @@ _INITIALISM = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # "S.A.", "U.S." read as one 
 
 
 def _words(text: str) -> list[str]:
-    text = _INITIALISM.sub(lambda match: match.group(0).replace(".", ""), unidecode(text))
+    text = _INITIALISM.sub(lambda match: match.group(0).replace(".", ""), anyascii(text))
     return _WORD.findall(text.lower().replace("&", ""))
 
 

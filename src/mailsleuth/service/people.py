@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import phonenumbers
 import typer
 from phonenumbers.geodata.locale import LOCALE_DATA
-from unidecode import unidecode
+from anyascii import anyascii
 
 from mailsleuth.engine import domains
 
@@ -154,7 +154,7 @@ def _countries() -> dict[str, str]:
             while name and name.startswith("*"):  # "*xx": the same as language xx
                 name = by_language.get(name[1:])
             if name:
-                names.setdefault(unidecode(name).lower(), region)
+                names.setdefault(anyascii(name).lower(), region)
     names.update({"usa": "US", "uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB"})
     return names
 
@@ -163,7 +163,7 @@ def region_for(location: str | None) -> str | None:
     """The phone region a location names: its last part ("Paris, France" -> FR, "Austin, TX, USA" -> US)."""
     if not location:
         return None
-    last = unidecode(location.split(",")[-1]).strip().lower().rstrip(".")
+    last = anyascii(location.split(",")[-1]).strip().lower().rstrip(".")
     region = _countries().get(last)
     return region if region in phonenumbers.SUPPORTED_REGIONS else None
 
