@@ -44,6 +44,9 @@ EXPANDED = str.maketrans(
      "Ø": "Oe", "Å": "Aa"}
 )
 
+# anyascii reads letter by letter; Greek writes "ou" as one digraph (Παπαδόπουλος -> papadopoulos).
+_GREEK_OU = re.compile("[ΟοΌό][Υυ]", re.IGNORECASE)
+
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
 _NOT_TOKEN = re.compile(r"[^a-z0-9]+")
 _NICKNAME_OF_CANONICAL = 0.3
@@ -173,6 +176,7 @@ def _token(text: str, expanded: bool = False) -> str:
     """One ASCII token: "O'Neil" -> "oneil", "Müller" -> "muller" (or "mueller" when expanded)."""
     if expanded:
         text = text.translate(EXPANDED)
+    text = _GREEK_OU.sub("ou", text)
     return _NOT_TOKEN.sub("", anyascii(text).lower())
 
 
