@@ -91,11 +91,12 @@ def test_full_joins_present_parts() -> None:
         ]),
         ("Jean-Pierre Dupont", [
             ("jean-pierre", "", "dupont", 1.0), ("jeanpierre", "", "dupont", 0.8),
-            ("jean", "", "dupont", 0.5),
+            ("jean", "", "dupont", 0.5), ("jean", "pierre", "dupont", 0.4),
         ]),
         ("Juan Carlos de la Cruz Gómez", [
             ("juan", "carlos", "delacruzgomez", 1.0), ("juan", "carlos", "cruzgomez", 0.6),
-            ("juan", "carlos", "delacruz", 0.5), ("juan", "carlos", "gomez", 0.4),
+            ("juan", "carlos", "delacruz", 0.5), ("juancarlos", "", "delacruzgomez", 0.5),
+            ("juan", "carlos", "gomez", 0.4), ("juan-carlos", "", "delacruzgomez", 0.3),
         ]),
         ("Jürgen Müller", [("jurgen", "", "muller", 1.0), ("juergen", "", "mueller", 0.9)]),
         ("Björn Borg", [("bjorn", "", "borg", 1.0), ("bjoern", "", "borg", 0.9)]),
@@ -293,3 +294,10 @@ def test_first_name_lexicon_is_large_and_clean() -> None:
     assert len(names) >= 3000
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z]{3,}", name) for name in names)
+
+
+def test_compound_first_names_are_also_written_joined_or_split() -> None:
+    joined = {(v.first, v.middle, v.last) for v in parse_name("José Luis Gómez").variants()}
+    assert ("joseluis", "", "gomez") in joined and ("jose-luis", "", "gomez") in joined
+    split = {(v.first, v.middle, v.last) for v in parse_name("Jan-Willem Dekker").variants()}
+    assert ("jan", "willem", "dekker") in split and ("janwillem", "", "dekker") in split

@@ -220,15 +220,28 @@ def _variants(name: PersonName, *, expanded: bool) -> list[NameVariant]:
     if not (firsts[0][0] or lasts[0][0]):
         return []
     middle = "".join(next(iter(_words(name.middle, expanded)), []))
-    combos = [(f, lasts[0]) for f in firsts] + [(firsts[0], last) for last in lasts[1:]]
+    combos = [(f, lasts[0], middle) for f in firsts] + [(firsts[0], last, middle) for last in lasts[1:]]
     if not expanded:
-        combos += [(f, lasts[0]) for f in _nickname_spellings(firsts[0][0])]
+        combos += [(f, lasts[0], middle) for f in _nickname_spellings(firsts[0][0])]
+    combos += [(f, lasts[0], m) for f, m in _compound_firsts(name.first, middle, expanded)]
     mode_weight, mode_why = (0.9, "ae/oe/ue transliteration") if expanded else (1.0, "")
     return [
         NameVariant(first, middle, last, round(mode_weight * f_weight * l_weight, 4),
                     "; ".join(w for w in (mode_why, f_why, l_why) if w) or "as given")
-        for (first, f_weight, f_why), (last, l_weight, l_why) in combos
+        for (first, f_weight, f_why), (last, l_weight, l_why), middle in combos
     ]
+
+
+def _compound_firsts(first: str, middle: str, expanded: bool) -> list[tuple[tuple[str, float, str], str]]:
+    """Compound given names written as one ("José Luis" -> joseluis) or split into first + middle
+    ("Jan-Willem" -> jan, w): (first spelling, middle) pairs beyond the ones `_spellings` gives."""
+    words = [t for w in _words(first, expanded) for t in w]
+    if middle and len(words) == 1:
+        return [((words[0] + middle, 0.5, "compound first name"), ""),
+                ((f"{words[0]}-{middle}", 0.3, "hyphenated compound first name"), "")]
+    if len(words) == 2 and not middle:
+        return [((words[0], 0.4, "second given name as middle"), words[1])]
+    return []
 
 
 def _nickname_spellings(first: str) -> list[tuple[str, float, str]]:

@@ -159,10 +159,14 @@ def _named_matches(local: str, name: PersonName) -> dict[str, float]:
     """Catalogue patterns rendering `local` for some variant of `name`, with that variant's weight."""
     target = _normalise_local(local)
     matches: dict[str, float] = {}
-    for variant in name.variants():
+    heaviest = 0.0
+    for variant in name.variants():  # heaviest first
+        if matches and variant.weight < heaviest:
+            break  # the name explains the address as spelled: a rarer spelling is no extra evidence
         for pattern in PATTERNS:
             if render(pattern, variant) == target:
                 matches[pattern] = max(matches.get(pattern, 0.0), variant.weight)
+                heaviest = max(heaviest, variant.weight)
     return matches
 
 
