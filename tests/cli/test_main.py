@@ -21,6 +21,14 @@ def run(world: MailWorld, *args: str, cwd: Path | None = None) -> subprocess.Com
     )
 
 
+@pytest.fixture(autouse=True)
+def local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's finds keep what they learn in a store of their own (never ./mailsleuth.db)."""
+    path = tmp_path / "local.db"
+    monkeypatch.setenv("MAILSLEUTH_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
@@ -77,7 +85,8 @@ def test_find_by_parts_and_best_guess_exit_code(mail_world: MailWorld) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["find", "Jane Doe", "not a domain"], "bad domain"),
+        (["find", "Jane Doe", "acme..test"], "bad company or domain"),
+        (["find", "Jane Doe", "Nowhere Widgets GmbH"], "could not locate the company 'Nowhere Widgets GmbH'"),
         (["find", "\x07", "acme.test"], "bad name"),
         (["find", "Jane Doe"], "missing DOMAIN"),
     ],

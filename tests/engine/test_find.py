@@ -6,9 +6,10 @@ import pytest
 
 from mailsleuth.config import Settings
 from mailsleuth.engine.domains import InvalidDomain
-from mailsleuth.engine.find import Finder
+from mailsleuth.engine.evidence import MemoryEvidence
+from mailsleuth.engine.find import MAX_PROBES, Finder
 from mailsleuth.engine.names import parse_name
-from mailsleuth.engine.patterns import Convention
+from mailsleuth.engine.patterns import candidates
 from mailsleuth.engine.results import Verdict
 from mailsleuth.engine.verify import Verifier
 from tests.mailworld.world import MailWorld
@@ -31,10 +32,11 @@ async def test_stops_at_the_first_accepted_candidate(mail_world: MailWorld, worl
     """acme.test uses {first}.{last}; learned from one find, the next find needs one RCPT."""
     server = mail_world.server("mx.acme.test")
     async with Verifier(world_settings) as verifier:
-        finder = Finder(verifier, {"acme.test": Convention()})
+        evidence = MemoryEvidence()
+        finder = Finder(verifier, evidence)
         await finder.find(parse_name("Jane Doe"), "acme.test")
         for local in ("john.smith", "info"):  # more evidence for the convention
-            finder.conventions["acme.test"].observe(local, None)
+            (await evidence.gather("acme.test")).convention.observe(local, None)
         before = server.stats.rcpt_count
         result = await finder.find(parse_name("John Smith"), "acme.test")
     assert result.email == "john.smith@acme.test"
@@ -42,11 +44,13 @@ async def test_stops_at_the_first_accepted_candidate(mail_world: MailWorld, worl
     assert server.stats.rcpt_count - before == 1  # catch-all status is cached, the top guess is right
 
 
-async def test_nobody_accepted_is_not_found(world_settings: Settings) -> None:
+async def test_nobody_accepted_is_not_found_not_undeliverable(world_settings: Settings) -> None:
+    """An honest server refusing every candidate says nothing about the domain: not_found."""
     result = await find(world_settings, "Nobody Here", "acme.test")
     assert result.email is None and result.score is None
-    assert result.verdict is Verdict.UNDELIVERABLE
-    assert len(result.candidates_tried) >= 5
+    assert result.verdict is Verdict.NOT_FOUND
+    every = [f"{c.local}@acme.test" for c in candidates(parse_name("Nobody Here"))]
+    assert result.candidates_tried == every[:MAX_PROBES] and result.rcpt_commands == len(every[:MAX_PROBES])
     assert result.reason == "no_candidate_accepted"
 
 

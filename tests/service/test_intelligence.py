@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mailsleuth.service import intelligence
+from mailsleuth.service import companies, crawling, intelligence
 
 from mailsleuth import store
 from mailsleuth.config import Settings
@@ -21,6 +21,7 @@ from mailsleuth.engine.crawl import CompanyFacts
 from mailsleuth.engine.dns import Resolver
 from mailsleuth.engine.find import Finder
 from mailsleuth.service.errors import NotFound, PaymentRequired
+from mailsleuth.service.finding import Finding
 from mailsleuth.engine.names import parse_name
 from mailsleuth.engine.patterns import Convention
 from mailsleuth.service.people import parse_people_records, store_people
@@ -37,13 +38,13 @@ WEB_ADDRESS = "127.0.0.2"
 
 
 def test_candidate_domains_drop_the_legal_form_first() -> None:
-    assert intelligence.candidate_domains("Acme Corp", ["com", "io"]) == [
+    assert companies.candidate_domains("Acme Corp", ["com", "io"]) == [
         "acme.com", "acmecorp.com", "acme-corp.com", "acme.io", "acmecorp.io", "acme-corp.io",
     ]
-    assert intelligence.candidate_domains("Société Générale S.A.", ["fr"])[:2] == ["societegenerale.fr", "societegeneralesa.fr"]
-    assert intelligence.candidate_domains("AT&T Inc.", ["com"])[0] == "att.com"
-    with pytest.raises(intelligence.CompanyNotFound):
-        intelligence.candidate_domains("!!!")
+    assert companies.candidate_domains("Société Générale S.A.", ["fr"])[:2] == ["societegenerale.fr", "societegeneralesa.fr"]
+    assert companies.candidate_domains("AT&T Inc.", ["com"])[0] == "att.com"
+    with pytest.raises(companies.CompanyNotFound):
+        companies.candidate_domains("!!!")
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_candidate_domains_drop_the_legal_form_first() -> None:
     ],
 )
 def test_a_homepage_title_names_the_company(name: str, title: str, expected: bool) -> None:
-    assert intelligence.name_matches_site(name, CompanyFacts(title=title)) is expected
+    assert companies.name_matches_site(name, CompanyFacts(title=title)) is expected
 
 
 def test_names_are_read_back_from_local_parts() -> None:
@@ -166,7 +167,7 @@ async def test_a_crawl_teaches_the_convention_so_a_new_person_is_the_first_candi
     before = await Finder(verifier).find(carol, "widgets.test")
     assert before.email == "cwhite@widgets.test" and before.candidates_tried[0] != before.email  # prior: carol.white
 
-    record = await intelligence.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
+    record = await crawling.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
     assert record.error is None and record.pages >= 3
     people = {w.address: w for w in await knowledge.web_addresses(db, "widgets.test")}
     assert set(people) == {f"{local}@widgets.test" for local in STAFF} | {"left.company@widgets.test"}
@@ -180,18 +181,19 @@ async def test_a_crawl_teaches_the_convention_so_a_new_person_is_the_first_candi
 
     convention = await store.get_convention(db, "widgets.test")
     assert convention is not None and convention.evidence >= 4
-    learned = convention.evidence
     rcpts = mail.stats("mx.widgets.test").rcpt_count
-    after = await Finder(verifier).find(parse_name("Dan Lee"), "widgets.test", convention=convention)
+    after = await Finding(db, settings, verifier).find(parse_name("Dan Lee"), "widgets.test")
     assert after.email == "dlee@widgets.test" and after.score == 100
     assert after.candidates_tried == ["dlee@widgets.test"]  # the learned convention's first guess
     assert mail.stats("mx.widgets.test").rcpt_count - rcpts <= 2  # dlee plus at most the catch-all test
+    learned = (await store.get_convention(db, "widgets.test")).evidence  # type: ignore[union-attr]
+    assert learned == convention.evidence + 1  # the verified find taught the shared convention
 
     patterns = await intelligence.domain_patterns_all_evidence(db, "widgets.test")
     assert patterns[0]["pattern"] == "{f}{last}@widgets.test" and sum(p["score"] for p in patterns) <= 1
 
     hits = web.hits("widgets.test", "/team")
-    again = await intelligence.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
+    again = await crawling.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
     assert again == record and web.hits("widgets.test", "/team") == hits  # cached: no second crawl
     assert (await store.get_convention(db, "widgets.test")).evidence == learned  # type: ignore[union-attr]
 
@@ -199,15 +201,15 @@ async def test_a_crawl_teaches_the_convention_so_a_new_person_is_the_first_candi
 async def test_company_names_resolve_to_domains(db: Database, settings: Settings) -> None:
     resolver = Resolver.from_settings(settings)
     tlds = ("test",)
-    assert await intelligence.resolve_company(db, settings, resolver, "Widgets Inc", tlds=tlds) == "widgets.test"
+    assert await companies.resolve_company(db, settings, resolver, "Widgets Inc", tlds=tlds) == "widgets.test"
     assert await store.find_company_domain(db, "Widgets Inc") == "widgets.test"  # its facts are kept
-    assert await intelligence.resolve_company(db, settings, resolver, "catchy.test") == "catchy.test"
-    with pytest.raises(intelligence.CompanyNotFound) as not_found:
-        await intelligence.resolve_company(db, settings, resolver, "Nowhere Corp", tlds=tlds)
+    assert await companies.resolve_company(db, settings, resolver, "catchy.test") == "catchy.test"
+    with pytest.raises(companies.CompanyNotFound) as not_found:
+        await companies.resolve_company(db, settings, resolver, "Nowhere Corp", tlds=tlds)
     assert not_found.value.field == "company" and not_found.value.status == 400
     assert "nowhere.test" in not_found.value.message
-    with pytest.raises(intelligence.CompanyNotFound):  # receives mail, but its homepage names someone else
-        await intelligence.resolve_company(db, settings, resolver, "Gadgets", tlds=tlds)
+    with pytest.raises(companies.CompanyNotFound):  # receives mail, but its homepage names someone else
+        await companies.resolve_company(db, settings, resolver, "Gadgets", tlds=tlds)
 
 
 async def test_domain_search_pages_known_and_web_people_with_scores(
@@ -216,8 +218,8 @@ async def test_domain_search_pages_known_and_web_people_with_scores(
     org = await _org(db)
     await store.create_contact(db, org, name="Dan Lee", domain="widgets.test", email="dlee@widgets.test", score=100,
                                verdict="deliverable")
-    await intelligence.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
-    await intelligence.ensure_crawled(db, settings, "catchy.test", verifier=verifier)
+    await crawling.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
+    await crawling.ensure_crawled(db, settings, "catchy.test", verifier=verifier)
 
     first = await intelligence.domain_search(db, org, "widgets.test", 1, per_page=3)
     assert first.total == 5 and first.has_next and first.credits_available  # dan + 4 staff (not the one who left)
@@ -246,16 +248,16 @@ async def test_kaspr_profiles_find_known_people_on_the_spot(db: Database, settin
          "phone": "+1 650-253-0000", "title": "CFO", "location": "Austin, TX, USA"},
     ])
     await store_people(db, org, parsed)
-    profile = await intelligence.kaspr_profile(db, org, "carol-white", "Carol White", Finder(verifier))
+    profile = await intelligence.kaspr_profile(db, org, "carol-white", "Carol White", Finding(db, settings, verifier))
     assert profile.contact.email == "cwhite@widgets.test" and profile.charged
     assert profile.contact.phone == "+16502530000" and profile.contact.title == "CFO"
     assert await store.balance(db, org, CreditKind.SEARCH) == 9
-    again = await intelligence.kaspr_profile(db, org, "CAROL-WHITE", "", Finder(verifier))
+    again = await intelligence.kaspr_profile(db, org, "CAROL-WHITE", "", Finding(db, settings, verifier))
     assert again.contact.id == profile.contact.id and not again.charged
     with pytest.raises(NotFound):
-        await intelligence.kaspr_profile(db, org, "nobody", "No Body", Finder(verifier))
+        await intelligence.kaspr_profile(db, org, "nobody", "No Body", Finding(db, settings, verifier))
     with pytest.raises(NotFound):  # people are the organisation's own
-        await intelligence.kaspr_profile(db, await _org(db, 3), "carol-white", "Carol White", Finder(verifier))
+        await intelligence.kaspr_profile(db, await _org(db, 3), "carol-white", "Carol White", Finding(db, settings, verifier))
 
     employees = await intelligence.domain_employees(db, org, "widgets.test", limit=5, phone_required=True)
     assert [c.name for c in employees] == ["Carol White"]
@@ -263,7 +265,7 @@ async def test_kaspr_profiles_find_known_people_on_the_spot(db: Database, settin
 
 async def test_enrichment_joins_verdict_person_and_company(db: Database, settings: Settings, verifier: Verifier) -> None:
     org = await _org(db)
-    await intelligence.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
+    await crawling.ensure_crawled(db, settings, "widgets.test", verifier=verifier)
     await store_people(db, org, parse_people_records([
         {"name": "Dan Lee", "email": "dlee@widgets.test", "title": "CTO", "linkedin": "dan-lee"},
     ]))

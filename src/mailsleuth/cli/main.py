@@ -7,9 +7,11 @@ Exit codes (the worst result among the inputs wins): 0 deliverable / found and v
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import IO, Annotated, Optional
 
 import typer
@@ -29,15 +31,17 @@ from mailsleuth.service import csvfiles
 from mailsleuth.cli.admin import admin_app
 from mailsleuth.cli.serve import serve
 from mailsleuth.cli.jobs import jobs_app, worker
-from mailsleuth.service.people import import_people
+from mailsleuth.cli.people import import_people
 from mailsleuth.config import Settings
 from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, parse_address
-from mailsleuth.engine.find import Finder
 from mailsleuth.engine.names import InvalidName, PersonName, parse_name
 from mailsleuth.engine.patterns import Convention, domain_patterns
 from mailsleuth.engine.pipeline import ordered_map
 from mailsleuth.engine.results import FindResult, Verdict, VerifyResult
 from mailsleuth.engine.verify import Verifier
+from mailsleuth.service.errors import ServiceError
+from mailsleuth.service.finding import Finding
+from mailsleuth.store import Database
 
 app = typer.Typer(help="Find and verify professional email addresses.", no_args_is_help=True)
 app.command()(serve)
@@ -49,11 +53,20 @@ console = Console()
 errors = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
-_VERDICT_EXIT = {Verdict.DELIVERABLE: 0, Verdict.RISKY: 1, Verdict.UNDELIVERABLE: 3, Verdict.UNKNOWN: 4}
+_VERDICT_EXIT = {
+    Verdict.DELIVERABLE: 0, Verdict.RISKY: 1, Verdict.UNDELIVERABLE: 3, Verdict.NOT_FOUND: 3, Verdict.UNKNOWN: 4,
+}
 _SEVERITY = [0, 1, 4, 3]  # exit codes from best to worst
 
 VERIFY_COLUMNS = ["verdict", "score", "is_deliverable", "is_risky", "is_bounce", "catch_all", "reason", "smtp_code"]
-FIND_COLUMNS = ["email", "score", "verdict", "pattern"]
+FIND_COLUMNS = ["email", "score", "verdict", "pattern", "confidence", "reason"]
+
+StoreUrl = Annotated[
+    Optional[str],
+    typer.Option("--db", "--database-url", help="Where finds keep what they learn [default: MAILSLEUTH_DATABASE_URL].",
+                 show_default=False),
+]
+NoWeb = Annotated[bool, typer.Option("--no-web", help="Do not read company websites before probing.")]
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -151,22 +164,40 @@ def verify(
 
 def _find_exit(result: FindResult) -> int:
     if result.email is None:
-        return 3 if result.verdict is Verdict.UNDELIVERABLE else 4
-    return 0 if result.score == 100 else 1
+        return _VERDICT_EXIT[result.verdict] if result.verdict is not Verdict.UNKNOWN else 4
+    return 0 if result.verdict is Verdict.DELIVERABLE else 1
+
+
+@contextlib.asynccontextmanager
+async def _finding(settings: Settings, verifier: Verifier, database_url: str | None, web: bool) -> AsyncIterator[Finding]:
+    """The find service on the local store, so the CLI learns across runs exactly as the server does."""
+    db = Database(database_url or settings.database_url)
+    try:
+        await db.migrate()
+        yield Finding(db, settings, verifier, web=web)
+    finally:
+        await db.dispose()
+
+
+def _company_or_domain(value: str) -> tuple[str | None, str | None]:
+    """"acme.com" (or a URL) is a domain; "Ravenridge AG" is a company name to locate."""
+    return (value, None) if "." in value and " " not in value.strip() else (None, value)
 
 
 @app.command()
 def find(
     ctx: typer.Context,
     name: Annotated[Optional[str], typer.Argument(help='Full name, e.g. "Jane Doe".')] = None,
-    domain: Annotated[Optional[str], typer.Argument(help="Company domain, e.g. acme.com.")] = None,
+    domain: Annotated[Optional[str], typer.Argument(help="Company domain (acme.com) or name (\"Acme GmbH\").")] = None,
     first: Annotated[Optional[str], typer.Option(help="First name (instead of NAME).")] = None,
     middle: Annotated[Optional[str], typer.Option(help="Middle name.")] = None,
     last: Annotated[Optional[str], typer.Option(help="Last name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON with the full evidence.")] = False,
     smtp: Annotated[bool, typer.Option(help="Probe the mail servers (off: best guess only).")] = True,
+    database_url: StoreUrl = None,
+    no_web: NoWeb = False,
 ) -> None:
-    """Find a person's address at a company domain."""
+    """Find a person's address at a company (domain or name)."""
     if first or last:
         if domain is None:  # `find --first Jane --last Doe acme.com`: the lone argument is the domain
             name, domain = None, name
@@ -182,18 +213,22 @@ def find(
         raise _fail(f"bad name: {exc}") from None
 
     async def run() -> FindResult:
-        async with Verifier(_settings(ctx)) as verifier:
-            return await Finder(verifier).find(person, domain, smtp=smtp)
+        settings = _settings(ctx)
+        async with Verifier(settings) as verifier, _finding(settings, verifier, database_url, not no_web) as finding:
+            return await finding.find(person, *_company_or_domain(domain), smtp=smtp)
 
     try:
         result = asyncio.run(run())
-    except InvalidDomain as exc:
-        raise _fail(f"bad domain: {exc}") from None
+    except (InvalidDomain, ServiceError) as exc:
+        raise _fail(f"bad company or domain: {exc}") from None
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
     elif result.email:
-        console.print(f"{result.email}  score {result.score}  {result.verdict.value}  ({result.reason})")
+        console.print(f"{result.email}  score {result.score}  confidence {result.confidence}  "
+                      f"{result.verdict.value}  ({result.reason})")
         console.print(f"pattern {result.pattern}; tried {', '.join(result.candidates_tried) or 'nothing'}")
+        for source in result.sources:
+            console.print(f"published on {source}")
     else:
         console.print(f"not found: {result.verdict.value} ({result.reason})")
     raise typer.Exit(_find_exit(result))
@@ -267,6 +302,7 @@ def _progress() -> Progress:
 
 
 RowWork = Callable[[list[str]], Awaitable[tuple[list[object], str]]]
+OpenWork = Callable[[Verifier], AbstractAsyncContextManager[RowWork]]
 
 
 def _process_file(
@@ -275,7 +311,7 @@ def _process_file(
     stream: IO[str],
     output: Path,
     columns: list[str],
-    make_work: Callable[[Verifier], RowWork],
+    open_work: OpenWork,
     concurrency: int,
 ) -> None:
     """Stream rows through ``work`` into ``output`` (input columns + ``columns``), in input order.
@@ -289,8 +325,8 @@ def _process_file(
             writer = csvfiles.SafeWriter(out)
             writer.writerow(table.header + columns)
             task = progress.add_task(ctx.info_name or "", total=None, rate="-")
-            async with Verifier(_settings(ctx)) as verifier:
-                async for row, (cells, key) in ordered_map(table.rows, make_work(verifier), concurrency):
+            async with Verifier(_settings(ctx)) as verifier, open_work(verifier) as work:
+                async for row, (cells, key) in ordered_map(table.rows, work, concurrency):
                     writer.writerow(row + cells)
                     counts[key] = counts.get(key, 0) + 1
                     _advance(progress, task, sum(counts.values()))
@@ -322,14 +358,15 @@ def verify_file(
     except csvfiles.CsvProblem as exc:
         raise _fail(str(exc)) from None
 
-    def make_work(verifier: Verifier) -> RowWork:
+    @contextlib.asynccontextmanager
+    async def open_work(verifier: Verifier) -> AsyncIterator[RowWork]:
         async def work(row: list[str]) -> tuple[list[object], str]:
             result = await verifier.verify(row[address_col], smtp=smtp, wait_greylisted=wait_greylisted)
             return _verify_row(result), result.verdict.value
 
-        return work
+        yield work
 
-    _process_file(ctx, table, stream, output, VERIFY_COLUMNS, make_work, concurrency)
+    _process_file(ctx, table, stream, output, VERIFY_COLUMNS, open_work, concurrency)
 
 
 @app.command("find-file")
@@ -338,34 +375,51 @@ def find_file(
     source: Annotated[Path, typer.Argument(help="Input CSV with names and domains.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output CSV.")],
     name_column: Annotated[Optional[str], typer.Option(help="Full-name column (default: full_name, or first/last).")] = None,
-    domain_column: Annotated[Optional[str], typer.Option(help="Domain column (default: domain, company).")] = None,
+    domain_column: Annotated[Optional[str], typer.Option(help="Domain column (default: domain, website).")] = None,
+    company_column: Annotated[Optional[str], typer.Option(help="Company-name column (default: company).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=100_000, help="Finds in flight.")] = 200,
     smtp: Annotated[bool, typer.Option(help="Probe the mail servers.")] = True,
+    database_url: StoreUrl = None,
+    no_web: NoWeb = False,
 ) -> None:
-    """Find addresses for every person of a CSV file; an empty email when nothing is found."""
+    """Find addresses for every person of a CSV file (by domain, else company name); an empty
+    email when nothing is found. What each find learns serves the next rows and later runs."""
     try:
         stream = csvfiles.open_input(source)
         table = csvfiles.open_table(stream, str(source))
         name_cols = _name_columns(table.header, name_column)
-        domain_col = csvfiles.find_column(table.header, domain_column, ("domain", "company", "website"), "domain")
+        domain_col = _optional(table.header, domain_column, ("domain", "website", "company_domain"), "domain")
+        company_col = _optional(table.header, company_column, ("company", "company_name", "organization"), "company")
+        if domain_col is None and company_col is None:
+            raise csvfiles.CsvProblem(f"no domain or company column; header has {', '.join(table.header)}")
     except csvfiles.CsvProblem as exc:
         raise _fail(str(exc)) from None
 
-    def make_work(verifier: Verifier) -> RowWork:
-        finder = Finder(verifier)  # one finder per file: what it learns serves the next rows
+    @contextlib.asynccontextmanager
+    async def open_work(verifier: Verifier) -> AsyncIterator[RowWork]:
+        async with _finding(_settings(ctx), verifier, database_url, not no_web) as finding:
 
-        async def work(row: list[str]) -> tuple[list[object], str]:
-            try:
-                result = await finder.find(_row_name(row, name_cols), row[domain_col], smtp=smtp)
-            except (InvalidName, InvalidDomain) as exc:
-                return ["", "", Verdict.UNKNOWN.value, "", f"bad input: {exc}"], "bad input"
-            cells: list[object] = [result.email or "", result.score or "", result.verdict.value]
-            cells += [result.pattern or "", result.reason]
-            return cells, "found" if result.email else "not found"
+            async def work(row: list[str]) -> tuple[list[object], str]:
+                domain = row[domain_col].strip() if domain_col is not None else ""
+                company = row[company_col].strip() if company_col is not None else ""
+                try:
+                    result = await finding.find(_row_name(row, name_cols), domain or None, company or None, smtp=smtp)
+                except (InvalidName, InvalidDomain, ServiceError) as exc:
+                    return ["", "", Verdict.UNKNOWN.value, "", "", f"bad input: {exc}"], "bad input"
+                cells: list[object] = [result.email or "", result.score or "", result.verdict.value]
+                cells += [result.pattern or "", "" if result.confidence is None else result.confidence, result.reason]
+                return cells, "found" if result.email else "not found"
 
-        return work
+            yield work
 
-    _process_file(ctx, table, stream, output, FIND_COLUMNS + ["reason"], make_work, concurrency)
+    _process_file(ctx, table, stream, output, FIND_COLUMNS, open_work, concurrency)
+
+
+def _optional(header: list[str], wanted: Optional[str], defaults: tuple[str, ...], what: str) -> int | None:
+    """A named column (an error when absent), else the first default present, else None."""
+    if wanted:
+        return csvfiles.find_column(header, wanted, (), what)
+    return csvfiles.optional_column(header, defaults)
 
 
 def _advance(progress: Progress, task: TaskID, done: int) -> None:

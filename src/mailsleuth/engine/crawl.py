@@ -142,6 +142,12 @@ class CrawlResult:
         return sorted(self.sources.keys() - self.roles)
 
     @property
+    def home(self) -> PageVisit | None:
+        """The homepage visit: the first that was read, else the last one tried (its error says why)."""
+        read = [v for v in self.visits if v.error is None]
+        return read[0] if read else (self.visits[-1] if self.visits else None)
+
+    @property
     def visited(self) -> set[str]:
         """Pages read in full or in part: the ones :func:`merge_sources` may mark addresses gone from."""
         return {v.final_url for v in self.visits if v.error is None and v.final_url}
@@ -662,8 +668,8 @@ class _Fetcher:
                 body = await self.get(origin + "/robots.txt", limit=MAX_ROBOTS_BYTES, robots=False)
                 rules = body.data.decode("utf-8", "replace")
             except _FetchError as exc:
-                if exc.skip in (Skip.PRIVATE, Skip.NOT_FOUND):
-                    raise
+                if exc.skip in (Skip.PRIVATE, Skip.NOT_FOUND, Skip.NETWORK, Skip.TIMEOUT):
+                    raise  # the origin cannot be contacted at all: say so (and let https fall back)
                 unavailable = exc.status is not None and 400 <= exc.status < 500
                 rules = "" if unavailable else "User-agent: *\nDisallow: /"
             self._robots[origin] = Protego.parse(rules)
@@ -673,6 +679,9 @@ class _Fetcher:
 # --- the crawl -----------------------------------------------------------------------------------
 
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+# A homepage failing like this over https may still answer over http; a refusal by policy
+# (robots, private address) or an answer from the site is final.
+_TRY_NEXT_SCHEME = frozenset({Skip.NETWORK.value, Skip.TIMEOUT.value})
 
 
 def _utcnow() -> datetime:
@@ -751,8 +760,14 @@ class _Crawl:
                 if target := _absolute(url, location):
                     self.enqueue(target, _link_score(target))
 
-    async def run(self, start: str) -> CrawlResult:
-        home = await self.page(start)
+    async def run(self, starts: Sequence[str]) -> CrawlResult:
+        """Crawl from the first start URL whose homepage can be read (https, then http)."""
+        home = None
+        for start in starts:
+            home = await self.page(start)
+            last = self.result.visits[-1]
+            if home is not None or last.error not in _TRY_NEXT_SCHEME:
+                break
         if home is not None:
             final = self.result.visits[-1].final_url or start
             self.site_hosts.add(urlsplit(final).hostname or "")
@@ -781,6 +796,10 @@ async def crawl_domain(
 ) -> CrawlResult:
     """Crawl a company's website from ``scheme://domain[:port]/`` for addresses and company facts.
 
+    With ``https`` (the default) a site that cannot be reached over TLS is read over plain http, as
+    many small companies' sites only answer there; an http page redirecting to https is followed
+    (each hop re-checked). ``http`` reads plain http only.
+
     ``page_budget`` caps the page and sitemap fetches attempted (robots.txt is not counted);
     ``timeout`` bounds each request from connect to last byte. Host names are resolved with
     ``resolve`` (default: mailsleuth's DNS resolver, i.e. MAILSLEUTH_DNS_SERVERS) and every address
@@ -799,4 +818,5 @@ async def crawl_domain(
     async with httpx.AsyncClient(transport=transport, headers=headers, timeout=timeout, follow_redirects=False) as client:
         crawl = _Crawl(domain, _Fetcher(client, timeout=timeout), budget=page_budget, limit=max_page_bytes, clock=clock)
         netloc = domain if port is None else f"{domain}:{port}"
-        return await crawl.run(f"{scheme}://{netloc}/")
+        schemes = ("https", "http") if scheme == "https" else (scheme,)
+        return await crawl.run([f"{s}://{netloc}/" for s in schemes])

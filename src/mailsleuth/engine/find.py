@@ -1,53 +1,45 @@
-"""Person + domain -> ranked candidates -> probes -> the address, a score and the reason.
+"""Person + domain -> evidence -> ranked candidates -> probes -> the address, how sure, and why.
 
-Candidates are ranked by the domain's learned convention (else the global prior) and probed in order
-on one transaction, stopping at the first one the server accepts. Every confirmed address teaches the
-domain's convention, so the next find at that domain usually needs a single RCPT.
+The domain's evidence (its convention, the addresses already seen there and their owners) ranks
+every candidate the catalogue and the name's spellings allow (`ranking.rank`); they are probed in
+that order on shared connections until the server accepts one, so a published address or a
+learned convention costs one RCPT and an uncommon convention is still found on an honest server.
+Only a server that refused every candidate gives `not_found`; greylisting, blocking or silence
+give `unknown` with the best candidate not refused. On a catch-all domain nothing can be
+verified, so the answer is the top candidate with its probability as the confidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Collection
 
-from mailsleuth.engine import domains, patterns
+from mailsleuth.engine import domains
+from mailsleuth.engine.evidence import EvidenceSource, MemoryEvidence
 from mailsleuth.engine.names import PersonName
-from mailsleuth.engine.patterns import Candidate, Convention
+from mailsleuth.engine.patterns import Candidate
+from mailsleuth.engine.ranking import rank
 from mailsleuth.engine.results import FindResult, ReplyKind, Verdict, VerifyResult
 from mailsleuth.engine.verify import DomainProbe, Outcome, Verifier, grade, grade_route
 
 _REJECTED = (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED)
+MAX_PROBES = 30  # candidates one find may try; at 20 RCPT per connection, two sessions at most
+SCORE_VERIFIED, SCORE_GUESS = 100, 80  # the score scale every dialect starts from
 
 
 class Finder:
-    """Finds addresses with a shared Verifier; ``conventions`` is what it has learned per domain."""
+    """Finds addresses with a shared Verifier, ranking by what ``evidence`` knows of each domain."""
 
     def __init__(
-        self,
-        verifier: Verifier,
-        conventions: MutableMapping[str, Convention] | None = None,
-        *,
-        max_candidates: int = 8,
+        self, verifier: Verifier, evidence: EvidenceSource | None = None, *, max_probes: int = MAX_PROBES
     ) -> None:
         self.verifier = verifier
-        self.conventions: MutableMapping[str, Convention] = conventions if conventions is not None else {}
-        self.max_candidates = max_candidates
+        self.evidence: EvidenceSource = evidence if evidence is not None else MemoryEvidence()
+        self.max_probes = max_probes
 
-    async def find(
-        self, name: PersonName, domain: str, *, smtp: bool = True, convention: Convention | None = None
-    ) -> FindResult:
-        """Find ``name``'s address at ``domain``; raises InvalidDomain for a malformed domain.
-
-        ``convention`` overrides the in-memory one (the service passes what its store holds); the
-        updated convention is kept in ``self.conventions[domain]`` either way.
-        """
+    async def find(self, name: PersonName, domain: str, *, smtp: bool = True) -> FindResult:
+        """Find ``name``'s address at ``domain``; raises InvalidDomain for a malformed domain."""
         domain = domains.normalise_domain(domain)
-        if convention is None:
-            convention = self.conventions.get(domain)
-        if convention is None:
-            convention = Convention()
-        self.conventions[domain] = convention
-        distribution = convention.distribution() if convention.evidence else None
-        ranked = patterns.candidates(name, distribution, limit=self.max_candidates)
+        ranked = rank(name, await self.evidence.gather(domain))
         if not ranked:
             return FindResult(domain, None, None, Verdict.UNKNOWN, None, reason="no_candidates")
 
@@ -60,63 +52,72 @@ class Finder:
             return FindResult(domain, None, None, settled[0], None, reason=settled[1])
         if settled is not None or not smtp:
             reason = settled[1] if settled else "smtp_skipped"
-            return _best_guess(domain, ranked[0], Verdict.UNKNOWN, reason, evidence, [])
+            return _answer(domain, ranked, 0, Verdict.UNKNOWN, reason, evidence, [])
 
-        addresses = [f"{c.local}@{domain}" for c in ranked]
-        probe = await self.verifier.probe(domain, addresses, stop_at_accept=True, route=route)
-        tried = addresses[: len(probe.outcomes)]
+        tried = ranked[: self.max_probes]
+        probe = await self.verifier.probe(
+            domain, [f"{c.local}@{domain}" for c in tried], stop_at_accept=True, route=route
+        )
+        addresses = [f"{c.local}@{domain}" for c in tried[: len(probe.outcomes)]]
         evidence.catch_all = probe.catch_all
         if probe.catch_all:
-            return _best_guess(domain, ranked[0], Verdict.RISKY, "catch_all", evidence, tried, probe)
+            return _answer(domain, ranked, 0, Verdict.RISKY, "catch_all", evidence, addresses, probe)
 
-        for candidate, outcome in zip(ranked, probe.outcomes):
+        for index, outcome in enumerate(probe.outcomes):
             if outcome.reply is not None and outcome.reply.kind is ReplyKind.ACCEPTED:
-                convention.observe(candidate.local, name)
-                return _result(domain, candidate, Verdict.DELIVERABLE, 100, "accepted", evidence, tried, probe, outcome)
+                await self.evidence.confirm(domain, addresses[index], name)
+                return _answer(domain, ranked, index, Verdict.DELIVERABLE, "accepted", evidence, addresses, probe, outcome)
 
-        if probe.outcomes and all(o.reply is not None and o.reply.kind in _REJECTED for o in probe.outcomes):
+        refused = {i for i, o in enumerate(probe.outcomes) if o.reply is not None and o.reply.kind in _REJECTED}
+        if probe.outcomes and len(refused) == len(probe.outcomes):
             return FindResult(
-                domain, None, None, Verdict.UNDELIVERABLE, None, tried, probe.rcpt_commands,
+                domain, None, None, Verdict.NOT_FOUND, None, addresses, probe.rcpt_commands,
                 reason="no_candidate_accepted",
             )
         # Some answers were not definitive (greylisted, blocked, timed out): guess the best candidate
         # that was not refused, and say why we could not be sure.
-        for candidate, outcome in zip(ranked, probe.outcomes or [Outcome(failure="no_answer")]):
-            if outcome.reply is None or outcome.reply.kind not in _REJECTED:
-                _, reason = grade(outcome, catch_all=None)
-                return _result(domain, candidate, Verdict.UNKNOWN, 80, reason, evidence, tried, probe, outcome)
-        return _best_guess(domain, ranked[0], Verdict.UNKNOWN, "no_answer", evidence, tried, probe)
+        index = next(i for i in range(len(ranked)) if i not in refused)
+        outcome = probe.outcomes[index] if index < len(probe.outcomes) else Outcome(failure="no_answer")
+        _, reason = grade(outcome, catch_all=None)
+        return _answer(domain, ranked, index, Verdict.UNKNOWN, reason, evidence, addresses, probe, outcome, refused)
 
 
-def _result(
+def _answer(
     domain: str,
-    candidate: Candidate,
+    ranked: list[Candidate],
+    index: int,
     verdict: Verdict,
-    score: int,
     reason: str,
     evidence: VerifyResult,
     tried: list[str],
     probe: DomainProbe | None = None,
     outcome: Outcome | None = None,
+    refused: Collection[int] = (),
 ) -> FindResult:
+    """``ranked[index]`` as the answer: verified (score 100) or a best guess (80) whose confidence is
+    its probability among the candidates the server did not refuse."""
+    candidate = ranked[index]
     evidence.email = f"{candidate.local}@{domain}"
     evidence.verdict, evidence.reason = verdict, reason
     if outcome is not None and outcome.reply is not None:
         evidence.smtp_code = outcome.reply.code
         evidence.enhanced_status = outcome.reply.enhanced
         evidence.smtp_text = outcome.reply.text
-    rcpts = probe.rcpt_commands if probe else 0
-    return FindResult(domain, evidence.email, score, verdict, candidate.pattern, tried, rcpts, evidence, reason)
-
-
-def _best_guess(
-    domain: str,
-    candidate: Candidate,
-    verdict: Verdict,
-    reason: str,
-    evidence: VerifyResult,
-    tried: list[str],
-    probe: DomainProbe | None = None,
-) -> FindResult:
-    """The top-ranked candidate, unverified: VoilaNorbert's score 80."""
-    return _result(domain, candidate, verdict, 80, reason, evidence, tried, probe)
+    if verdict is Verdict.DELIVERABLE:
+        score, confidence = SCORE_VERIFIED, 100
+    else:
+        remaining = sum(c.score for i, c in enumerate(ranked) if i not in refused)
+        score, confidence = SCORE_GUESS, round(100 * candidate.score / remaining) if remaining else 0
+    return FindResult(
+        domain,
+        evidence.email,
+        score,
+        verdict,
+        candidate.pattern,
+        tried,
+        probe.rcpt_commands if probe else 0,
+        evidence,
+        reason,
+        confidence=min(confidence, 100 if verdict is Verdict.DELIVERABLE else 99),
+        sources=list(candidate.sources),
+    )

@@ -58,6 +58,7 @@ PATTERNS: tuple[str, ...] = tuple(PRIOR)
 # Pseudo-observations of the prior in a domain's posterior: (count + ALPHA * prior) / (n + ALPHA).
 # With 2, one address makes its pattern the best guess (~0.45) without claiming certainty.
 ALPHA = 2.0
+_SHARPNESS = 3
 
 _PART = {"first": "first", "middle": "middle", "last": "last", "f": "first", "m": "middle", "l": "last"}
 _INITIALS = frozenset({"f", "m", "l"})
@@ -70,7 +71,8 @@ _TRAILING_NUMBER = re.compile(r"[._-]?\d+$")
 class Candidate:
     local: str
     pattern: str
-    score: float
+    score: float  # P(this is the address)
+    sources: tuple[str, ...] = ()  # pages where it was published, for a direct answer
 
 
 @lru_cache(maxsize=256)
@@ -100,7 +102,8 @@ def render(pattern: str, name: NameVariant) -> str | None:
     return "".join(out)
 
 
-def _rank(pattern: str) -> int:
+def rank_of(pattern: str) -> int:
+    """The pattern's place in the catalogue (ties between equal scores go to the commoner pattern)."""
     return _RANK.get(pattern, len(_RANK))
 
 
@@ -109,7 +112,7 @@ def _without_middle(pattern: str) -> str:
     return _MIDDLE_PIECE.sub("", pattern)
 
 
-def _renderable(distribution: Mapping[str, float], variant: NameVariant) -> dict[str, float]:
+def renderable(distribution: Mapping[str, float], variant: NameVariant) -> dict[str, float]:
     """The distribution conditioned on the parts this variant has.
 
     Middle-name patterns hand their mass to their middle-less form (a jqsmith company writes jsmith
@@ -128,23 +131,36 @@ def _renderable(distribution: Mapping[str, float], variant: NameVariant) -> dict
     return {pattern: value / total for pattern, value in mass.items()} if total else {}
 
 
+def _shares(variants: list[NameVariant]) -> list[float]:
+    """P(a directory spells the name this way): the variants' weights cubed, so a plain name's
+    as-written spelling stays near certain while a compound name spreads its mass."""
+    weights = [v.weight**_SHARPNESS for v in variants]
+    total = sum(weights)
+    return [w / total for w in weights] if total else []
+
+
 def candidates(
     name: PersonName, distribution: Mapping[str, float] | None = None, limit: int | None = None
 ) -> list[Candidate]:
-    """Local parts to probe, best first: pattern probability x name-variant weight.
-
-    Each local part appears once, with its best-scoring pattern, so the finder never probes twice.
-    """
+    """Local parts to probe, best first, each scored P(pattern) x P(spelling) summed over the
+    (pattern, spelling) pairs that produce it; each local part appears once, labelled with the
+    pattern that contributes most, so the finder never probes twice."""
     source = PRIOR if distribution is None else distribution
-    best: dict[str, Candidate] = {}
-    for variant in name.variants():
-        for pattern, probability in _renderable(source, variant).items():
+    mass: dict[str, float] = defaultdict(float)
+    label: dict[str, tuple[float, str]] = {}
+    variants = name.variants()
+    for variant, share in zip(variants, _shares(variants)):
+        for pattern, probability in renderable(source, variant).items():
             local = render(pattern, variant)
-            assert local is not None  # _renderable keeps only patterns this variant can fill
-            score = probability * variant.weight
-            if local not in best or score > best[local].score:
-                best[local] = Candidate(local, pattern, score)
-    ranked = sorted(best.values(), key=lambda c: (-c.score, _rank(c.pattern), c.local))
+            assert local is not None  # renderable keeps only patterns this variant can fill
+            score = probability * share
+            mass[local] += score
+            if score > label.get(local, (0.0, ""))[0]:
+                label[local] = (score, pattern)
+    ranked = sorted(
+        (Candidate(local, label[local][1], score) for local, score in mass.items()),
+        key=lambda c: (-c.score, rank_of(c.pattern), c.local),
+    )
     return ranked if limit is None else ranked[:limit]
 
 
@@ -173,7 +189,7 @@ def _named_matches(local: str, name: PersonName) -> dict[str, float]:
 def match_patterns(local: str, name: PersonName) -> list[str]:
     """Patterns that render `local` for this person, most plausible first."""
     matches = _named_matches(local, name)
-    return sorted(matches, key=lambda p: (-PRIOR[p] * matches[p], _rank(p)))
+    return sorted(matches, key=lambda p: (-PRIOR[p] * matches[p], rank_of(p)))
 
 
 def pattern_of(local: str, name: PersonName) -> str | None:
@@ -331,12 +347,8 @@ class Convention:
         self._observations[profile] = self._observations.get(profile, 0) + 1
         return True
 
-    def _fit(self) -> tuple[dict[str, float], dict[str, float]]:
-        """(posterior over PATTERNS, expected number of addresses per pattern).
-
-        Ambiguous addresses are attributed under the belief that the domain has one convention
-        with a few exceptions, so clear addresses decide what the ambiguous ones mean.
-        """
+    def _belief(self) -> dict[str, float]:
+        """P(the domain's one convention is p | its addresses), each address possibly an exception."""
         log_belief = {p: math.log(PRIOR[p]) for p in PATTERNS}
         for profile, count in self._observations.items():
             fit = _fits(profile)
@@ -345,7 +357,24 @@ class Convention:
         top = max(log_belief.values())
         weights = {p: math.exp(value - top) for p, value in log_belief.items()}
         total = sum(weights.values())
-        belief = {p: w / total for p, w in weights.items()}
+        return {p: w / total for p, w in weights.items()}
+
+    def predictive(self) -> dict[str, float]:
+        """P(the next person's address follows p): the convention, or an exception read by the prior.
+
+        Unlike `distribution` (smoothed shares, for display), this is the probability a best guess
+        is right, so the finder's confidence can be checked against outcomes.
+        """
+        belief = self._belief()
+        return {p: (1 - _EXCEPTIONS) * belief[p] + _EXCEPTIONS * PRIOR[p] for p in PATTERNS}
+
+    def _fit(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(posterior over PATTERNS, expected number of addresses per pattern).
+
+        Ambiguous addresses are attributed under the belief that the domain has one convention
+        with a few exceptions, so clear addresses decide what the ambiguous ones mean.
+        """
+        belief = self._belief()
         counts: dict[str, float] = defaultdict(float)
         for profile, count in self._observations.items():
             # The address follows the domain's convention, or is an exception read by the prior.
@@ -414,7 +443,7 @@ def domain_patterns(convention: Convention, domain: str, limit: int = 10) -> lis
         raise ValueError(f"not a domain: {domain!r}")
     theta, counts = convention._fit()
     supported = [p for p in PATTERNS if counts.get(p, 0.0) >= 0.25]
-    supported.sort(key=lambda p: (-theta[p], _rank(p)))
+    supported.sort(key=lambda p: (-theta[p], rank_of(p)))
     result = []
     for pattern in supported[:limit]:
         score = math.floor(theta[pattern] * 100 + 1e-9) / 100

@@ -15,6 +15,7 @@ class Verdict(enum.StrEnum):
     RISKY = "risky"
     UNDELIVERABLE = "undeliverable"
     UNKNOWN = "unknown"
+    NOT_FOUND = "not_found"  # finds only: an honest server refused every candidate; the person may exist
 
 
 class ReplyKind(enum.StrEnum):
@@ -87,6 +88,8 @@ class FindResult:
     rcpt_commands: int = 0
     verification: VerifyResult | None = None
     reason: str = ""
+    confidence: int | None = None  # 0-100: P(the address is right), calibrated on outcomes
+    sources: list[str] = field(default_factory=list)  # pages where the address was published
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -21,7 +21,6 @@ import asyncio
 import json
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,11 +32,10 @@ from mailsleuth.engine import domains
 from mailsleuth.service import intelligence
 
 from mailsleuth import store
-from mailsleuth.engine.find import Finder
 from mailsleuth.jobs import webhooks
 from mailsleuth.service.errors import PaymentRequired, ServiceError
-from mailsleuth.service.search import company_domain, person, webhook_url
-from mailsleuth.engine.patterns import Convention
+from mailsleuth.service.finding import Finding
+from mailsleuth.service.search import person, webhook_url
 from mailsleuth.engine.results import Verdict, VerifyResult
 from mailsleuth.store import CreditKind, Database, JobStatus, Principal
 from mailsleuth.store import bulk as ledger
@@ -94,7 +92,6 @@ RESULT_COLUMNS: Mapping[JobKind, tuple[str, ...]] = {
     + ("company_name", "company_domain", "company_description", "company_url"),
 }
 INSERT_BATCH = 1000
-CONVENTION_SAVE_INTERVAL = 2.0
 COMPLETION_WAIT = 0.05  # seconds a slice run waits to complete more finished rows in one transaction
 
 
@@ -340,56 +337,15 @@ async def run_slice(runtime: Runtime, job_id: int, number: int) -> None:
             if in_flight and len(finished) < tuning.claim_rows // 4:  # gather a few more per transaction
                 more, in_flight = await asyncio.wait(in_flight, timeout=COMPLETION_WAIT)
                 finished |= more
-            await queue.conventions.save()
             outcomes = [task.result() for task in finished]
             await ledger.complete_rows(db, job_id, owner, outcomes, credit_kind=credit_kind)
     finally:
         for task in in_flight:  # cancelled (shutdown): their leases expire or are released on restart
             task.cancel()
-    await queue.conventions.save(now=True)
     ended, more_slices = await ledger.finish_slice(db, job_id, number, owner, window=tuning.window)
     await queue.send([(job_id, n) for n in more_slices])
     if ended:
         await notify_job(runtime, job_id)
-
-
-class Conventions:
-    """The process's learned conventions, shared by every slice: concurrent slices at one domain add
-    to one Convention instead of overwriting each other's when they save it to the store."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.known: dict[str, Convention] = {}
-        self._saved: dict[str, int] = {}  # domain -> evidence in the store
-        self._loading: dict[str, asyncio.Future[None]] = {}
-        self._last_save = 0.0
-
-    async def load(self, domain: str) -> None:
-        """Fetch the stored convention once per process (concurrent rows share the fetch)."""
-        if domain not in self._loading:
-            self._loading[domain] = asyncio.ensure_future(self._fetch(domain))
-        try:
-            await self._loading[domain]
-        except Exception:
-            self._loading.pop(domain, None)  # let the next row try again
-            raise
-
-    async def _fetch(self, domain: str) -> None:
-        convention = await store.get_convention(self.db, domain)
-        self.known.setdefault(domain, convention or Convention())
-        self._saved[domain] = convention.evidence if convention else 0
-
-    async def save(self, *, now: bool = False) -> None:
-        """Store the conventions that learned something since they were last stored, at most every
-        CONVENTION_SAVE_INTERVAL seconds unless `now` (each save is a write transaction per domain)."""
-        if not now and time.monotonic() - self._last_save < CONVENTION_SAVE_INTERVAL:
-            return
-        self._last_save = time.monotonic()
-        for domain, saved in list(self._saved.items()):
-            convention = self.known.get(domain)
-            if convention is not None and convention.evidence > saved:
-                self._saved[domain] = convention.evidence
-                await store.save_convention(self.db, domain, convention)
 
 
 class RowProcessor:
@@ -401,8 +357,7 @@ class RowProcessor:
         self.job = job
         self.kind = JobKind(job.kind)
         self.smtp = bool(job.options.get("smtp", True))
-        self.conventions = runtime.queue.conventions
-        self.finder = Finder(runtime.verifier, self.conventions.known)
+        self.finding = Finding(runtime.db, runtime.settings, runtime.verifier, job.org_id)
 
     async def process(self, row: ClaimedRow) -> RowOutcome:
         tuning = self.runtime.queue.tuning
@@ -439,9 +394,7 @@ class RowProcessor:
             middle=data.get("middle") or None,
             last=data.get("last") or None,
         )
-        domain = await self._domain(data.get("domain") or None, data.get("company") or None)
-        await self.conventions.load(domain)
-        found = await self.finder.find(name, domain, smtp=self.smtp)
+        found = await self.finding.find(name, data.get("domain") or None, data.get("company") or None, smtp=self.smtp)
         if found.reason == "greylisted":
             retry_at = store.utcnow() + timedelta(seconds=self.runtime.settings.greylist_delay)
             if self._retry(row, retry_at):
@@ -478,14 +431,6 @@ class RowProcessor:
             success=found.email is not None,
             contact=contact,
         )
-
-    async def _domain(self, domain: str | None, company: str | None) -> str:
-        """The row's domain: given, else the company's known domain, else the company as a domain."""
-        if not domain and company:
-            known = await store.find_company_domain(self.runtime.db, company)
-            if known:
-                return known
-        return company_domain(domain, company)
 
     async def _verify(self, row: ClaimedRow) -> RowOutcome:
         address = str(row.input.get("email") or "").strip()

@@ -87,7 +87,6 @@ class JobQueue:
         self.broker = make_broker(runtime.settings.broker_url)
         self.owner = new_owner()
         self.in_process = isinstance(self.broker, InMemoryBroker)
-        self.conventions = bulk.Conventions(runtime.db)
         self._startup: asyncio.Future[None] | None = None
 
         async def run_slice(job_id: int, number: int) -> None:

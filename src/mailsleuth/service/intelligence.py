@@ -1,133 +1,51 @@
 """Domain intelligence as services: what company websites, searches and imports taught mailsleuth.
 
-The engine crawls (`crawl.py`), finds and verifies; the store keeps what was learned
-(`store.intelligence`); the functions here join them for every dialect: crawling a domain when its
-cache is stale, resolving a company name to its domain, domain search, sources, all-evidence
-patterns, Kaspr profiles and employees, enrichment. Pure helpers (candidate domains, name
-matching, reading a name back from a local part, scores) come first and need no IO.
+The engine crawls (`engine.crawl`, driven by `service.crawling`), finds and verifies; the store
+keeps what was learned (`store.intelligence`); the functions here join them for every dialect:
+domain search, sources, all-evidence patterns, Kaspr profiles and employees, enrichment. Pure
+helpers (reading a name back from a local part, scores) come first and need no IO.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from anyascii import anyascii
-
 from mailsleuth.engine import domains, patterns
 
 from mailsleuth import store
-from mailsleuth.config import Settings
-from mailsleuth.engine.crawl import CompanyFacts, Resolve, Source, crawl_domain
-from mailsleuth.engine.dns import Resolver, RouteStatus
-from mailsleuth.engine.find import Finder
-from mailsleuth.service import search
+from mailsleuth.engine.crawl import Source
+from mailsleuth.service.finding import Finding
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
 from mailsleuth.engine.names import InvalidName, PersonName, is_first_name, parse_name
 from mailsleuth.engine.patterns import Convention, match_patterns
 from mailsleuth.engine.results import Verdict, VerifyResult
 from mailsleuth.store import Company, Contact, ContactFilters, CreditKind, Database
 from mailsleuth.store import intelligence as knowledge
-from mailsleuth.store.intelligence import CrawlRecord, WebAddress
+from mailsleuth.store.intelligence import WebAddress
 from mailsleuth.engine.verify import Verifier
 
 __all__ = [
-    "DEFAULT_TLDS",
-    "CompanyNotFound",
     "DomainPage",
-    "candidate_domains",
     "domain_employees",
     "domain_patterns_all_evidence",
     "domain_search",
     "enrich",
     "enrich_fields",
-    "ensure_crawled",
     "infer_name",
     "kaspr_profile",
-    "locate_domain",
-    "name_matches_site",
-    "resolve_company",
     "sources_for",
     "web_score",
 ]
 
-FAILED_CRAWL_RETRY = timedelta(hours=1)  # a site that did not answer is tried again sooner
-DEFAULT_TLDS = tuple(Settings.model_fields["company_tlds"].default.split(","))
 DOMAIN_PAGE_SIZE = 20
 IS_NEW_WINDOW = timedelta(hours=1)  # VoilaNorbert's is_new: "recently found", not already in the list
 SCORE_VERIFIED, SCORE_OUTSIDE = 100, 5
 MAX_EMPLOYEES = 100
 
 # --- pure helpers --------------------------------------------------------------------------------
-
-# Words that name the legal form, not the company: "Acme Corp" is acme.com as often as acmecorp.com.
-_LEGAL_FORMS = frozenset(
-    {
-        "inc", "incorporated", "corp", "corporation", "co", "company", "llc", "llp", "lp", "ltd", "limited",
-        "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "ab", "as", "aps",
-        "group", "holding", "holdings", "the",
-    }
-)
-_WORD = re.compile(r"[a-z0-9]+")
-_INITIALISM = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # "S.A.", "U.S." read as one word
-
-
-def _words(text: str) -> list[str]:
-    text = _INITIALISM.sub(lambda match: match.group(0).replace(".", ""), anyascii(text))
-    return _WORD.findall(text.lower().replace("&", ""))
-
-
-def _core(name: str) -> list[str]:
-    """The words of a company name without its legal form ("The Acme Corp." -> ["acme"])."""
-    words = _words(name)
-    core = [w for w in words if w not in _LEGAL_FORMS]
-    return core or words
-
-
-def candidate_domains(name: str, tlds: Sequence[str] = DEFAULT_TLDS) -> list[str]:
-    """Domains a company called ``name`` probably uses, most likely first.
-
-    "Acme Corp" -> acme.com, acmecorp.com, acme-corp.com, acme.io, ...: per TLD the name without its
-    legal form, then the whole name joined, then hyphenated. Raises ServiceError for a name with no
-    letters or digits.
-    """
-    words, core = _words(name), _core(name)
-    if not words:
-        raise CompanyNotFound(name, [])
-    stems = list(dict.fromkeys(["".join(core), "".join(words), "-".join(core), "-".join(words)]))
-    found: list[str] = []
-    for tld in tlds:
-        for stem in stems:
-            try:
-                found.append(domains.normalise_domain(f"{stem}.{tld.strip('.').lower()}"))
-            except domains.InvalidDomain:
-                continue
-    return list(dict.fromkeys(found))
-
-
-def name_matches_site(name: str, facts: CompanyFacts | Company) -> bool:
-    """Whether a homepage's title (or site name) names the company: its core words, in order.
-
-    "Acme Corp" matches "Welcome | Acme Corporation" and "ACME"; "Acme Widgets" does not match
-    "Acme Rockets"; one-word names must be a whole word of the title (no "go" inside "google").
-    """
-    core = _core(name)
-    if not core:
-        return False
-    for text in (facts.title, facts.name):
-        words = _words(text or "")
-        if "".join(core) in words:  # "AcmeWidgets" or "acme widgets" written as one word
-            return True
-        n = len(core)
-        if any(words[i : i + n] == core for i in range(len(words) - n + 1)):
-            return True
-    return False
-
 
 def _split_candidates(local: str, pattern: str) -> list[tuple[str, str]]:
     """(first, last) pairs that render ``local`` with a pattern using {first} and {last} only."""
@@ -198,135 +116,6 @@ def company_facts_json(company: Company | None) -> dict[str, Any] | None:
         "logo": company.logo,
         "url": company.url,
     }
-
-
-# --- crawling ------------------------------------------------------------------------------------
-
-
-class CompanyNotFound(ServiceError):
-    """VoilaNorbert answers 400 with a field error when it cannot locate the company."""
-
-    def __init__(self, name: str, tried: Sequence[str]) -> None:
-        shown = f" (tried {', '.join(tried)})" if tried else ""
-        super().__init__(f"We could not locate the company {name.strip()!r}{shown}.", field="company")
-        self.tried = list(tried)
-
-
-_crawl_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-
-def _crawl_options(settings: Settings) -> dict[str, Any]:
-    return {
-        "scheme": settings.crawl_scheme,
-        "port": settings.crawl_port,
-        "timeout": settings.crawl_timeout,
-        "max_page_bytes": settings.crawl_max_page_bytes,
-        "user_agent": settings.crawl_user_agent,
-    }
-
-
-async def ensure_crawled(
-    db: Database,
-    settings: Settings,
-    domain: str,
-    *,
-    max_age: timedelta | None = None,
-    verifier: Verifier | None = None,
-    resolve: Resolve | None = None,
-) -> CrawlRecord:
-    """Crawl the domain's website unless a crawl younger than ``max_age`` is stored.
-
-    Stores the company facts and the merged sources, and teaches the domain's convention the person
-    addresses it never learned from. With a ``verifier``, person addresses never verified are
-    verified (deliverable ones then score 100 instead of 5). Concurrent calls for one domain in this
-    process crawl once. Raises InvalidDomain.
-    """
-    domain = domains.normalise_domain(domain)
-    if max_age is None:
-        max_age = timedelta(hours=settings.crawl_max_age_hours)
-    record = await knowledge.get_crawl(db, domain)
-    if record is not None and record.is_fresh(max_age, retry_failed=FAILED_CRAWL_RETRY):
-        return record
-    lock = _crawl_locks.setdefault(domain, asyncio.Lock())
-    async with lock:
-        record = await knowledge.get_crawl(db, domain)
-        if record is not None and record.is_fresh(max_age, retry_failed=FAILED_CRAWL_RETRY):
-            return record
-        result = await crawl_domain(
-            domain, settings=settings, page_budget=settings.crawl_page_budget, resolve=resolve, **_crawl_options(settings)
-        )
-        saved = await knowledge.save_crawl(db, result)
-        if verifier is not None:
-            await _verify_web_people(db, verifier, domain)
-        return saved.crawl
-
-
-async def _verify_web_people(db: Database, verifier: Verifier, domain: str) -> None:
-    pending = [w.address for w in await knowledge.web_addresses(db, domain) if w.verdict is None and w.on_web]
-    verdicts = {result.email: result.verdict.value async for result in verifier.verify_many(pending)}
-    await knowledge.save_verdicts(db, {a: v for a, v in verdicts.items() if a in pending})
-
-
-async def resolve_company(
-    db: Database,
-    settings: Settings,
-    resolver: Resolver,
-    name: str,
-    *,
-    tlds: Sequence[str] | None = None,
-    resolve: Resolve | None = None,
-) -> str:
-    """A company name -> its domain: a known company, a name given as a domain, else a located one.
-
-    Candidate domains (``candidate_domains``) must receive mail (DNS/MX) and their homepage title
-    must name the company (one page fetched per candidate, its facts stored for next time).
-    Raises CompanyNotFound (a 400 field error on ``company``) when none qualifies.
-    """
-    name = " ".join(name.split())
-    if not name:
-        raise ServiceError("This field is required.", field="company")
-    known = await store.find_company_domain(db, name)
-    if known:
-        return known
-    if "." in name and " " not in name:
-        try:
-            return domains.normalise_domain(name)
-        except domains.InvalidDomain:
-            pass
-    candidates = candidate_domains(name, settings.company_tld_list if tlds is None else tlds)
-    routes = await asyncio.gather(*(resolver.mail_route(c) for c in candidates))
-    for candidate, route in zip(candidates, routes):
-        if route.status is not RouteStatus.OK:
-            continue
-        company = await store.get_company(db, candidate)
-        if company is None or company.facts_fetched_at is None:
-            result = await crawl_domain(candidate, settings=settings, page_budget=1, resolve=resolve, **_crawl_options(settings))
-            if not result.visits or result.visits[0].error is not None:
-                continue
-            facts = result.facts
-            company = await store.save_company(
-                db,
-                candidate,
-                name=facts.name,
-                title=facts.title,
-                description=facts.description,
-                keywords=list(facts.keywords),
-                logo=facts.logo,
-                url=facts.canonical_url or result.visits[0].final_url,
-                facts_fetched_at=result.finished_at,
-            )
-        if name_matches_site(name, company):
-            return candidate
-    raise CompanyNotFound(name, candidates)
-
-
-async def locate_domain(
-    db: Database, settings: Settings, resolver: Resolver, domain: str | None, company: str | None
-) -> str:
-    """What a search names: ``domain`` when given, else ``company`` resolved (``resolve_company``)."""
-    if domain or not company:
-        return search.domain_field(domain)
-    return await resolve_company(db, settings, resolver, company)
 
 
 # --- domain search -------------------------------------------------------------------------------
@@ -454,7 +243,7 @@ def _same_name(contact: Contact, name: str) -> bool:
 
 
 async def kaspr_profile(
-    db: Database, org_id: int, linkedin_id: str, name: str, finder: Finder, *, phone_required: bool = False
+    db: Database, org_id: int, linkedin_id: str, name: str, finding: Finding, *, phone_required: bool = False
 ) -> Profile:
     """The known person with this LinkedIn id (else this exact name), their address found on the spot
     when they have none yet (1 search credit when found).
@@ -470,10 +259,10 @@ async def kaspr_profile(
         raise NotFound("Profile not found.")
     if contact.email or not contact.domain or contact.searching:
         return Profile(contact, False)
-    return await _find_for(db, org_id, contact, finder)
+    return await _find_for(db, org_id, contact, finding)
 
 
-async def _find_for(db: Database, org_id: int, contact: Contact, finder: Finder) -> Profile:
+async def _find_for(db: Database, org_id: int, contact: Contact, finding: Finding) -> Profile:
     assert contact.domain is not None
     try:
         name = parse_name(contact.name)
@@ -481,12 +270,7 @@ async def _find_for(db: Database, org_id: int, contact: Contact, finder: Finder)
         return Profile(contact, False)
     if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
         raise PaymentRequired("No credits left.")
-    convention = await store.get_convention(db, contact.domain)
-    before = convention.evidence if convention else 0
-    result = await finder.find(name, contact.domain, convention=convention)
-    learned = finder.conventions.get(result.domain)
-    if learned is not None and learned.evidence > before:
-        await store.save_convention(db, result.domain, learned)
+    result = await finding.for_org(org_id).find(name, contact.domain)
     if not result.email:
         return Profile(contact, False)
     found, paid = await knowledge.reveal_address(

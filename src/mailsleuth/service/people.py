@@ -14,25 +14,23 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 import phonenumbers
-import typer
 from phonenumbers.geodata.locale import LOCALE_DATA
 from anyascii import anyascii
 
 from mailsleuth.engine import domains
 
 from mailsleuth import store
-from mailsleuth.service.csvfiles import CsvProblem, open_input, read_header
+from mailsleuth.service.csvfiles import CsvProblem, read_header
 from mailsleuth.engine.names import InvalidName, PersonName, parse_name
+from mailsleuth.engine.patterns import Convention
 from mailsleuth.store import Database
 from mailsleuth.store import intelligence as knowledge
-from mailsleuth.cli.store import DatabaseUrl, UserError, run_with_store
 
-__all__ = ["BadRow", "ImportReport", "Parsed", "Person", "PersonError", "import_people", "linkedin_id",
+__all__ = ["BadRow", "ImportReport", "Parsed", "Person", "PersonError", "linkedin_id",
            "parse_people_csv", "parse_people_records", "phone_e164", "region_for", "store_people"]
 
 # Accepted spellings of each field, compared after lower-casing and turning spaces and dashes into "_".
@@ -101,7 +99,7 @@ class Parsed:
 class ImportReport:
     created: int
     updated: int
-    learned: int  # addresses that taught their domain's convention
+    learned: int  # addresses that fit a convention: evidence for this organisation's finds
     bad: list[BadRow]
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,7 +210,10 @@ def person(record: Mapping[str, str], line: int, *, default_region: str | None =
         return _text(record.get(key), what, limit)
 
     try:
-        name = parse_name(get("name", "name"), first=get("first", "first"), last=get("last", "last"))
+        first, last = get("first", "first"), get("last", "last")
+        # CRM exports often carry full_name beside first/last: the parts keep the split, so they win.
+        full = None if (first or last) else get("name", "name")
+        name = parse_name(full, first=first, last=last)
     except InvalidName as exc:
         raise PersonError(f"name: {exc}") from None
     email = get("email", "email", 320)
@@ -298,7 +299,8 @@ def parse_people_records(records: Iterable[Mapping[str, Any]], *, default_region
 
 
 async def store_people(db: Database, org_id: int, parsed: Parsed, *, owner_id: int | None = None) -> ImportReport:
-    """Save parsed people as the organisation's contacts and teach conventions their addresses.
+    """Save parsed people as the organisation's contacts; ``learned`` counts the addresses that fit a
+    convention (evidence for the organisation's own finds at their domains).
 
     A person given only a company gets the company's domain when mailsleuth knows it.
     """
@@ -313,50 +315,12 @@ async def store_people(db: Database, org_id: int, parsed: Parsed, *, owner_id: i
     for item in people:
         if item.email and item.domain and item.email.rpartition("@")[2] == item.domain:
             by_domain.setdefault(item.domain, {})[item.email] = item.name
-    learned = 0
-    for domain, addresses in by_domain.items():
-        learned += await knowledge.learn_people(db, domain, addresses, knowledge.SOURCE_IMPORT)
+    # Imported people are the organisation's own knowledge: they inform its finds at their domains
+    # (service.finding) and never the conventions other organisations see.
+    learned = sum(_fits_a_pattern(address, name) for addresses in by_domain.values() for address, name in addresses.items())
     return ImportReport(len(saved.created), len(saved.updated), learned, list(parsed.bad))
 
 
-# --- the command ---------------------------------------------------------------------------------
-
-async def _org_id(db: Database, org: str | None) -> int:
-    if org is not None:
-        found = await store.find_org(db, org)
-        if found is None:
-            raise UserError(f"unknown organisation {org!r}")
-        return found.id
-    orgs = await store.list_orgs(db)
-    if len(orgs) != 1:
-        raise UserError(f"{len(orgs)} organisations in the database: choose one with --org")
-    return orgs[0].id
-
-
-def import_people(
-    path: Annotated[Path, typer.Argument(help="CSV with name (or first/last) and any of company, domain, "
-                                              "title, linkedin, phone, location, email.")],
-    org: Annotated[str | None, typer.Option("--org", help="Organisation name or id [default: the only one].")] = None,
-    default_region: Annotated[
-        str | None, typer.Option("--default-region", help="Country (ISO code, e.g. FR) of phones written without +.")
-    ] = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Import people as contacts. Bad rows are reported with their line numbers (exit code 1)."""
-    if default_region is not None and default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        typer.echo(f"error: --default-region {default_region!r} is not a country code such as FR or US", err=True)
-        raise typer.Exit(2)
-
-    async def work(db: Database) -> ImportReport:
-        org_id = await _org_id(db, org)
-        with open_input(path) as stream:
-            parsed = parse_people_csv(stream, default_region=default_region, source=str(path))
-        return await store_people(db, org_id, parsed)
-
-    report = run_with_store(database_url, work)  # a bad file or org: one line, exit code 2
-    typer.echo(f"imported {report.created + report.updated} people ({report.created} new, {report.updated} updated)")
-    for bad in report.bad:
-        typer.echo(f"{path}:{bad.line}: {bad.error}", err=True)
-    if report.bad:
-        typer.echo(f"{len(report.bad)} bad row(s) skipped", err=True)
-        raise typer.Exit(1)
+def _fits_a_pattern(address: str, name: PersonName | None) -> bool:
+    local = address.rpartition("@")[0]
+    return (name is not None and Convention().observe(local, name)) or Convention().observe(local)

@@ -15,14 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mailsleuth.engine import domains, names
-
 from mailsleuth import store
-from mailsleuth.engine.find import Finder
-from mailsleuth.service.errors import REQUIRED, PaymentRequired, ServiceError
-from mailsleuth.jobs.runtime import Runtime
+from mailsleuth.engine import names
 from mailsleuth.engine.egress import UnsafeTarget, check_url
 from mailsleuth.engine.names import PersonName
+from mailsleuth.service.context import Context
+from mailsleuth.service.errors import PaymentRequired, ServiceError
+from mailsleuth.service.finding import Finding
 from mailsleuth.store import Contact, CreditKind, Principal, Search
 
 log = logging.getLogger(__name__)
@@ -71,35 +70,7 @@ def person(
         raise ServiceError(str(exc), field=field) from None
 
 
-def domain_field(value: str | None, field: str = "domain") -> str:
-    """A caller's domain (or URL) normalised, as a field error when it is unusable."""
-    if not value:
-        raise ServiceError(REQUIRED, field=field)
-    try:
-        return domains.normalise_domain(value)
-    except domains.InvalidDomain as exc:
-        raise ServiceError(str(exc), field=field) from None
-
-
-def company_domain(domain: str | None, company: str | None = None) -> str:
-    """`domain`, else a company given as a domain or URL ("Acme.com"); no look-ups."""
-    if domain or not company:
-        return domain_field(domain)
-    if "." not in company:
-        raise ServiceError("We could not find a domain for this company; give its domain.", field="company")
-    return domain_field(company, "company")
-
-
-async def search_domain(rt: Runtime, domain: str | None, company: str | None = None) -> str:
-    """The domain to search: `domain`, else the company's known domain, else a company given as a domain."""
-    if not domain and company:
-        known = await store.find_company_domain(rt.db, company)
-        if known:
-            return known
-    return company_domain(domain, company)
-
-
-def webhook_url(url: str | None, rt: Runtime) -> str | None:
+def webhook_url(url: str | None, rt: Context) -> str | None:
     if not url:
         return None
     try:
@@ -110,7 +81,7 @@ def webhook_url(url: str | None, rt: Runtime) -> str | None:
 
 
 async def start_search(
-    rt: Runtime,
+    rt: Context,
     principal: Principal,
     name: PersonName,
     domain: str,
@@ -167,13 +138,13 @@ async def start_search(
     return Started(contact, search, _spawn(rt, search, name))
 
 
-def _spawn(rt: Runtime, search: Search, name: PersonName) -> asyncio.Task[store.SearchOutcome]:
+def _spawn(rt: Context, search: Search, name: PersonName) -> asyncio.Task[store.SearchOutcome]:
     options = search.options
     work = run_search(rt, search.org_id, search.id, name, options["domain"], smtp=options["smtp"])
     return rt.spawn(work, name=f"search-{search.id}")
 
 
-async def resume_searches(rt: Runtime) -> int:
+async def resume_searches(rt: Context) -> int:
     """Re-run searches a previous process left queued or running (each completion is idempotent)."""
     resumed = 0
     for search in await store.unfinished_searches(rt.db, limit=10_000):
@@ -187,7 +158,7 @@ async def resume_searches(rt: Runtime) -> int:
 
 
 async def run_search(
-    rt: Runtime,
+    rt: Context,
     org_id: int,
     search_id: int,
     name: PersonName,
@@ -198,18 +169,12 @@ async def run_search(
     """The background half: find, learn, complete (charging), then queue the webhook."""
     db = rt.db
     await store.start_search(db, org_id, search_id)
-    convention = await store.get_convention(db, domain)
-    learned_before = convention.evidence if convention else 0
-    finder = Finder(rt.verifier)
     try:
-        result = await finder.find(name, domain, smtp=smtp, convention=convention)
+        result = await Finding(db, rt.settings, rt.verifier, org_id).finder.find(name, domain, smtp=smtp)
     except Exception as exc:  # the job must end whatever the engine did
         log.exception("search %s failed", search_id)
         outcome = await store.complete_search(db, org_id, search_id, email=None, error=f"{type(exc).__name__}: {exc}")
     else:
-        learned = finder.conventions.get(result.domain)
-        if learned is not None and learned.evidence > learned_before:
-            await store.save_convention(db, result.domain, learned)
         details = result.to_dict()
         outcome = await store.complete_search(
             db,

@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import TYPE_CHECKING
 
 from mailsleuth import store
+from mailsleuth.service.context import Context
 from mailsleuth.service.errors import PaymentRequired
 from mailsleuth.store import CreditKind, Principal, Search
-
-if TYPE_CHECKING:
-    from mailsleuth.jobs.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +22,7 @@ KIND = "single_verify"  # not "verify": that is the bulk verifier job kind
 
 
 async def start_verification(
-    rt: Runtime, principal: Principal, address: str, *, smtp: bool = True
+    rt: Context, principal: Principal, address: str, *, smtp: bool = True
 ) -> tuple[Search, asyncio.Task[Search]]:
     """Check the balance, record the job, verify in the background; 1 verify credit when it ends."""
     if await store.balance(rt.db, principal.org_id, CreditKind.VERIFY) <= 0:
@@ -41,12 +38,12 @@ async def start_verification(
     return job, _spawn(rt, job)
 
 
-async def get_verification(rt: Runtime, org_id: int, token: str) -> Search | None:
+async def get_verification(rt: Context, org_id: int, token: str) -> Search | None:
     job = await store.get_search_by_token(rt.db, org_id, token)
     return job if job is not None and job.kind == KIND else None
 
 
-async def resume_verifications(rt: Runtime) -> int:
+async def resume_verifications(rt: Context) -> int:
     """Re-run verifications a previous process left unfinished."""
     jobs = await store.unfinished_searches(rt.db, kind=KIND, limit=10_000)
     for job in jobs:
@@ -54,11 +51,11 @@ async def resume_verifications(rt: Runtime) -> int:
     return len(jobs)
 
 
-def _spawn(rt: Runtime, job: Search) -> asyncio.Task[Search]:
+def _spawn(rt: Context, job: Search) -> asyncio.Task[Search]:
     return rt.spawn(_run(rt, job), name=f"verify-{job.id}")
 
 
-async def _run(rt: Runtime, job: Search) -> Search:
+async def _run(rt: Context, job: Search) -> Search:
     await store.start_search(rt.db, job.org_id, job.id)
     try:
         result = await rt.verifier.verify(job.options["email"], smtp=job.options.get("smtp", True))

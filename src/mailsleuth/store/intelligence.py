@@ -94,7 +94,7 @@ async def save_crawl(db: Database, result: CrawlResult) -> SavedCrawl:
     convention has learned from yet teach the stored convention (`crawl.learn_from_crawl`).
     """
     domain = result.domain
-    home = result.visits[0] if result.visits else None
+    home = result.home
     error = home.error if home is not None else "not_crawled"
     async with db.write() as session:
         crawl = await session.get(m.DomainCrawl, domain)
@@ -324,6 +324,24 @@ async def people_at_domain(
             )
         )
     return await _contacts(db, org_id, ids)
+
+
+@dataclass(frozen=True)
+class KnownPerson:
+    email: str
+    name: str
+    source: str | None  # SOURCE_IMPORT for imported people
+
+
+async def org_people_at(db: Database, org_id: int, domain: str) -> list[KnownPerson]:
+    """The organisation's contacts at the domain that have an address: private evidence for its finds."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(m.Contact.email, m.Contact.name, m.Contact.source)
+            .where(*_live(org_id), m.Contact.domain == domain, m.Contact.email.is_not(None))
+            .order_by(m.Contact.id)
+        )
+        return [KnownPerson(email, name, source) for email, name, source in rows if email]
 
 
 async def org_emails_at(db: Database, org_id: int, domain: str) -> set[str]:

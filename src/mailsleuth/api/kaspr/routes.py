@@ -25,8 +25,8 @@ from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import KASPR_DEFAULT
-from mailsleuth.engine.find import Finder
-from mailsleuth.service import search
+from mailsleuth.service.finding import Finding
+from mailsleuth.service import companies
 from mailsleuth.engine.results import Verdict
 from mailsleuth.store import Contact, CreditKind, Principal, to_ms
 
@@ -39,7 +39,7 @@ MAX_EMPLOYEES = intelligence.MAX_EMPLOYEES
 
 def kaspr_domain(value: str) -> str:
     """The vendor's own examples send "company@domain": keep what follows the @-sign."""
-    return search.domain_field(value.rpartition("@")[2])
+    return companies.domain_field(value.rpartition("@")[2])
 
 
 async def _credits(response: Response, request: Request, principal: Principal, used: int = 0) -> None:
@@ -135,7 +135,7 @@ async def profile(request: Request, response: Response, principal: Caller) -> di
     body = await parse_body(request, ProfileBody)
     rt = services(request).runtime
     found = await intelligence.kaspr_profile(
-        rt.db, principal.org_id, body.id, body.name, Finder(rt.verifier), phone_required=body.isPhoneRequired
+        rt.db, principal.org_id, body.id, body.name, Finding(rt.db, rt.settings, rt.verifier), phone_required=body.isPhoneRequired
     )
     await _credits(response, request, principal, used=1 if found.charged else 0)
     return {"profile": profile_json(found.contact, body.id, started)}

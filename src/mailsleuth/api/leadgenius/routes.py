@@ -20,7 +20,7 @@ from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import LG_DEFAULT, LG_SUBMIT
-from mailsleuth.service import search
+from mailsleuth.service import companies, search
 from mailsleuth.engine.results import Verdict
 from mailsleuth.store import JobStatus, Principal, Search
 
@@ -49,7 +49,7 @@ async def submit(request: Request, principal: Submitter) -> JSONResponse:
         services(request).runtime,
         principal,
         name,
-        search.domain_field(body.domain),
+        companies.domain_field(body.domain),
         dialect=Dialect.LEADGENIUS,
         smtp=body.use_smtp_sniff,
         options={"use_catch_all": body.use_catch_all},

@@ -27,7 +27,7 @@ from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service.csvfiles import CsvProblem
-from mailsleuth.service import search
+from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
 from mailsleuth.service.verification import get_verification as find_verification
 from mailsleuth.service.verification import start_verification
@@ -147,7 +147,7 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
         rt,
         principal,
         name,
-        await intelligence.locate_domain(rt.db, rt.settings, rt.verifier.resolver, body.domain, body.company),
+        await companies.locate(rt.db, rt.settings, rt.verifier.resolver, body.domain, body.company),
         dialect=Dialect.NATIVE,
         webhook=search.webhook_url(body.webhook, rt),
         smtp=body.smtp,
@@ -191,7 +191,7 @@ async def _verification_answer(request: Request, principal: Principal, token: st
 
 @router.get("/patterns/{domain}", summary="A domain's learned address patterns")
 async def domain_patterns(domain: str, request: Request, principal: Caller) -> dict[str, Any]:
-    domain = search.domain_field(domain)
+    domain = companies.domain_field(domain)
     convention = await store.get_convention(services(request).db, domain)
     return {
         "domain": domain,

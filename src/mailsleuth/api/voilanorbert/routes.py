@@ -14,14 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from mailsleuth.service import intelligence
+from mailsleuth.service import crawling, intelligence
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalInt, OptionalText, Text, body_doc, parse_body, read_fields
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_SEARCH_DOMAIN, VN_SEARCH_NAME
-from mailsleuth.service import search
+from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import Balance, Contact, ContactFilters, ContactList, CreditKind, Principal, Search, User, to_ms
@@ -181,7 +181,7 @@ async def search_name(request: Request, principal: SearchCaller) -> dict[str, An
 
 
 async def _search_domain(rt: Runtime, domain: str | None, company: str | None) -> str:
-    return await intelligence.locate_domain(rt.db, rt.settings, rt.verifier.resolver, domain, company)
+    return await companies.locate(rt.db, rt.settings, rt.verifier.resolver, domain, company)
 
 
 @route("POST", "/search/domain", summary="Contacts known at a domain", openapi_extra=body_doc(SearchDomain))
@@ -191,7 +191,7 @@ async def search_domain(request: Request, principal: DomainCaller) -> dict[str, 
     body = await parse_body(request, SearchDomain)
     rt = services(request).runtime
     domain = await _search_domain(rt, body.domain, body.company)
-    await intelligence.ensure_crawled(rt.db, rt.settings, domain, verifier=rt.verifier)
+    await crawling.ensure_crawled(rt.db, rt.settings, domain, verifier=rt.verifier)
     page = await intelligence.domain_search(
         rt.db, principal.org_id, domain, body.page or 1, owner_id=principal.user_id, list_id=body.list_id
     )
