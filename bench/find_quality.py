@@ -62,7 +62,7 @@ LISTED = ("verdicts", "CLI")  # figures printed one line per pass
 
 # Accuracy figures, in print order: key -> label.
 ACCURACY = {
-    "honest": "ordinary people, honest servers: correct (recall)",
+    "honest": "ordinary people (no namesake), honest servers: correct (recall)",
     "catch_all": "ordinary people, catch-all servers: top guess correct",
     "blocking": "ordinary people, blocking servers: correct",
     "published": "published people: correct",
@@ -190,6 +190,8 @@ def read_found(path: Path) -> dict[str, dict[str, str]]:
 def _group(row: Row) -> str:
     if row.person.published:
         return "published"
+    if row.person.namesake:  # counted on their own row: SMTP cannot tell two namesakes' mailboxes apart
+        return "namesake_only"
     return {ServerKind.STRICT: "honest", ServerKind.CATCH_ALL: "catch_all", ServerKind.BLOCKING: "blocking"}[
         row.company.server
     ]
@@ -226,9 +228,10 @@ def score_rows(rows: Sequence[Row], found: Mapping[str, Mapping[str, str]], tall
         tally.verdicts[verdict] += 1
         if verdict == "undeliverable":
             tally.n[f"undeliverable:{_group(row)}"] += 1
-        if email:
-            tally.band_n[_band(score)] += 1
-            tally.band_ok[_band(score)] += correct
+        if email:  # calibration: the stated confidence where the CLI gives one, else the score
+            stated = _score(answer.get("confidence") or "") if answer and "confidence" in answer else score
+            tally.band_n[_band(stated)] += 1
+            tally.band_ok[_band(stated)] += correct
         tally.n["rows"] += 1
         tally.n["by_company"] += row.by_company
         tally.n["correct"] += correct
@@ -309,7 +312,7 @@ def print_report(title: str, passes: Sequence[Tally], limit: str) -> None:
                 print(f"{f'{label}, {name}':{width}}  {value}")
         else:
             print(f"{label:{width}}" + "".join(f"{value:>{CELL}}" for value in values))
-    print("calibration: answers with an email, by score band: count and share correct")
+    print("calibration: answers with an email, by confidence (else score) band: count and share correct")
     for band in [_band(lo) for lo, _ in SCORE_BANDS] + [_band(None)]:
         print(f"{f'  score {band}':{width}}" + "".join(f"{_ratio(t.band_ok[band], t.band_n[band]):>{CELL}}" for t in columns))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mailsleuth.engine.names import PersonName
+from mailsleuth.engine.names import PersonName, same_person
 from mailsleuth.engine.patterns import Convention
 
 
@@ -23,6 +23,7 @@ class KnownAddress:
     address: str
     name: PersonName | None = None
     sources: tuple[str, ...] = ()  # page URLs for addresses published on the web
+    answer: bool = True  # False: known only to be taken (another organisation's find), never an answer
 
 
 @dataclass(slots=True)
@@ -36,9 +37,22 @@ class EvidenceSource(Protocol):
         """Everything known about ``domain`` (normalised) for ranking, fetched on first contact."""
         ...
 
-    async def confirm(self, domain: str, address: str, name: PersonName) -> None:
-        """Teach the domain an address its mail server accepted for ``name``."""
+    async def confirm(self, domain: str, address: str, name: PersonName) -> bool:
+        """Teach the domain an address its mail server accepted for ``name``; False (nothing taught)
+        when the address is known to be another person's: a namesake then tries the next variant."""
         ...
+
+
+def claim(evidence: DomainEvidence, address: str, name: PersonName) -> bool:
+    """Record ``name`` as the owner of ``address`` unless someone else already is (in this process
+    first come, first served: of two namesakes probed at once, the second gets the next variant)."""
+    owners = [k.name for k in evidence.known if k.address == address and k.name is not None]
+    if any(not same_person(owner, name) for owner in owners):
+        return False
+    if not owners:
+        evidence.convention.observe(address.rpartition("@")[0], name)
+        evidence.known.append(KnownAddress(address, name))
+    return True
 
 
 class MemoryEvidence:
@@ -50,7 +64,5 @@ class MemoryEvidence:
     async def gather(self, domain: str) -> DomainEvidence:
         return self.domains.setdefault(domain, DomainEvidence())
 
-    async def confirm(self, domain: str, address: str, name: PersonName) -> None:
-        evidence = await self.gather(domain)
-        evidence.convention.observe(address.rpartition("@")[0], name)
-        evidence.known.append(KnownAddress(address, name))
+    async def confirm(self, domain: str, address: str, name: PersonName) -> bool:
+        return claim(await self.gather(domain), address, name)

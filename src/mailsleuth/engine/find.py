@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from mailsleuth.engine import domains
+from mailsleuth.engine.dns import MailRoute
 from mailsleuth.engine.evidence import EvidenceSource, MemoryEvidence
 from mailsleuth.engine.names import PersonName
 from mailsleuth.engine.patterns import Candidate
 from mailsleuth.engine.ranking import rank
 from mailsleuth.engine.results import FindResult, ReplyKind, Verdict, VerifyResult
-from mailsleuth.engine.verify import DomainProbe, Outcome, Verifier, grade, grade_route
+from mailsleuth.engine.verify import Outcome, Verifier, grade, grade_route
 
 _REJECTED = (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED)
 MAX_PROBES = 30  # candidates one find may try; at 20 RCPT per connection, two sessions at most
@@ -54,32 +55,76 @@ class Finder:
             reason = settled[1] if settled else "smtp_skipped"
             return _answer(domain, ranked, 0, Verdict.UNKNOWN, reason, evidence, [])
 
-        tried = ranked[: self.max_probes]
-        probe = await self.verifier.probe(
-            domain, [f"{c.local}@{domain}" for c in tried], stop_at_accept=True, route=route
-        )
-        addresses = [f"{c.local}@{domain}" for c in tried[: len(probe.outcomes)]]
-        evidence.catch_all = probe.catch_all
-        if probe.catch_all:
-            return _answer(domain, ranked, 0, Verdict.RISKY, "catch_all", evidence, addresses, probe)
+        tried: list[str] = []  # addresses probed, in order
+        outcomes: dict[str, Outcome] = {}
+        refused: set[str] = set()  # refused by the server, or accepted but another person's
+        rcpts = 0
+        while len(tried) < self.max_probes:
+            batch = [a for c in ranked if (a := f"{c.local}@{domain}") not in outcomes][: self.max_probes - len(tried)]
+            if not batch:
+                break
+            probe = await self.verifier.probe(domain, batch, stop_at_accept=True, route=route)
+            rcpts += probe.rcpt_commands
+            evidence.catch_all = probe.catch_all
+            if probe.catch_all:
+                return _answer(domain, ranked, 0, Verdict.RISKY, "catch_all", evidence, tried, rcpts)
+            tried += batch[: len(probe.outcomes)]
+            outcomes.update(zip(batch, probe.outcomes))
+            refused.update(a for a, o in zip(batch, probe.outcomes) if o.reply is not None and o.reply.kind in _REJECTED)
+            accepted = next((a for a, o in zip(batch, probe.outcomes) if _accepted(o)), None)
+            if accepted is None:
+                break
+            index = next(i for i, c in enumerate(ranked) if f"{c.local}@{domain}" == accepted)
+            ambiguous, sent = await self._namesake_sibling(domain, ranked[index], route, outcomes)
+            rcpts += sent
+            if ambiguous:
+                return _answer(domain, ranked, index, Verdict.RISKY, "namesake_ambiguous", evidence, tried, rcpts,
+                               outcomes[accepted], confidence=50)
+            if await self.evidence.confirm(domain, accepted, name):
+                return _answer(
+                    domain, ranked, index, Verdict.DELIVERABLE, "accepted", evidence, tried, rcpts, outcomes[accepted]
+                )
+            # A concurrent find showed this mailbox is another person's: rank again, it is taken now.
+            refused.add(accepted)
+            ranked = rank(name, await self.evidence.gather(domain))
 
-        for index, outcome in enumerate(probe.outcomes):
-            if outcome.reply is not None and outcome.reply.kind is ReplyKind.ACCEPTED:
-                await self.evidence.confirm(domain, addresses[index], name)
-                return _answer(domain, ranked, index, Verdict.DELIVERABLE, "accepted", evidence, addresses, probe, outcome)
-
-        refused = {i for i, o in enumerate(probe.outcomes) if o.reply is not None and o.reply.kind in _REJECTED}
-        if probe.outcomes and len(refused) == len(probe.outcomes):
+        if tried and refused.issuperset(tried):
             return FindResult(
-                domain, None, None, Verdict.NOT_FOUND, None, addresses, probe.rcpt_commands,
-                reason="no_candidate_accepted",
+                domain, None, None, Verdict.NOT_FOUND, None, tried, rcpts, reason="no_candidate_accepted"
             )
         # Some answers were not definitive (greylisted, blocked, timed out): guess the best candidate
         # that was not refused, and say why we could not be sure.
-        index = next(i for i in range(len(ranked)) if i not in refused)
-        outcome = probe.outcomes[index] if index < len(probe.outcomes) else Outcome(failure="no_answer")
+        index = next((i for i, c in enumerate(ranked) if f"{c.local}@{domain}" not in refused), 0)
+        outcome = outcomes.get(f"{ranked[index].local}@{domain}") or Outcome(failure="no_answer")
         _, reason = grade(outcome, catch_all=None)
-        return _answer(domain, ranked, index, Verdict.UNKNOWN, reason, evidence, addresses, probe, outcome, refused)
+        excluded = {i for i, c in enumerate(ranked) if f"{c.local}@{domain}" in refused}
+        return _answer(domain, ranked, index, Verdict.UNKNOWN, reason, evidence, tried, rcpts, outcome, excluded)
+
+
+    async def _namesake_sibling(
+        self, domain: str, candidate: Candidate, route: MailRoute, outcomes: dict[str, Outcome]
+    ) -> tuple[bool, int]:
+        """Whether the accepted address may be a namesake's: its pattern writes several people alike
+        ({first}, {f}{last}, ...) and the digit-suffixed sibling mailbox exists too (one more RCPT).
+        A person's own published address needs no such check. Returns (ambiguous, RCPTs sent)."""
+        if candidate.sources or candidate.local[-1].isdigit() or not _shared_by_namesakes(candidate.pattern):
+            return False, 0
+        sibling = f"{candidate.local}2@{domain}"
+        if sibling in outcomes:
+            return _accepted(outcomes[sibling]), 0
+        probe = await self.verifier.probe(domain, [sibling], route=route)
+        if not probe.outcomes:
+            return False, 0
+        outcomes[sibling] = probe.outcomes[0]
+        return _accepted(probe.outcomes[0]), probe.rcpt_commands
+
+
+def _shared_by_namesakes(pattern: str) -> bool:
+    return "{first}" not in pattern or "{last}" not in pattern
+
+
+def _accepted(outcome: Outcome) -> bool:
+    return outcome.reply is not None and outcome.reply.kind is ReplyKind.ACCEPTED
 
 
 def _answer(
@@ -90,9 +135,11 @@ def _answer(
     reason: str,
     evidence: VerifyResult,
     tried: list[str],
-    probe: DomainProbe | None = None,
+    rcpts: int = 0,
     outcome: Outcome | None = None,
     refused: Collection[int] = (),
+    *,
+    confidence: int | None = None,
 ) -> FindResult:
     """``ranked[index]`` as the answer: verified (score 100) or a best guess (80) whose confidence is
     its probability among the candidates the server did not refuse."""
@@ -105,6 +152,8 @@ def _answer(
         evidence.smtp_text = outcome.reply.text
     if verdict is Verdict.DELIVERABLE:
         score, confidence = SCORE_VERIFIED, 100
+    elif confidence is not None:
+        score = SCORE_GUESS
     else:
         remaining = sum(c.score for i, c in enumerate(ranked) if i not in refused)
         score, confidence = SCORE_GUESS, round(100 * candidate.score / remaining) if remaining else 0
@@ -115,7 +164,7 @@ def _answer(
         verdict,
         candidate.pattern,
         tried,
-        probe.rcpt_commands if probe else 0,
+        rcpts,
         evidence,
         reason,
         confidence=min(confidence, 100 if verdict is Verdict.DELIVERABLE else 99),

@@ -19,7 +19,7 @@ from nameparser import HumanName
 from nameparser.config import CONSTANTS
 from anyascii import anyascii
 
-__all__ = ["InvalidName", "NameVariant", "PersonName", "is_first_name", "nicknames", "parse_name"]
+__all__ = ["InvalidName", "NameVariant", "PersonName", "is_first_name", "nicknames", "parse_name", "same_person"]
 
 MAX_NAME_LENGTH = 256
 MAX_VARIANTS = 12
@@ -114,6 +114,17 @@ def parse_name(full: str | None = None, *, first: str | None = None, middle: str
     if not name.variants():
         raise InvalidName(f"no usable first or last name in {name.full or full!r}")
     return name
+
+
+def same_person(a: PersonName, b: PersonName) -> bool:
+    """Whether two names are one person's as a directory writes them: first and last as spelled, and
+    the same middle name (or its initial). "Chloé Paul Moreau" is not "Chloé Moreau": namesakes at
+    one company are told apart by exactly such details."""
+    va, vb = a.variants(), b.variants()
+    if not (va and vb) or (va[0].first, va[0].last) != (vb[0].first, vb[0].last):
+        return False
+    ma, mb = va[0].middle, vb[0].middle
+    return ma == mb or (bool(ma and mb) and (ma.startswith(mb) or mb.startswith(ma)) and min(len(ma), len(mb)) == 1)
 
 
 def is_first_name(token: str) -> bool:
@@ -221,6 +232,7 @@ def _variants(name: PersonName, *, expanded: bool) -> list[NameVariant]:
         return []
     middle = "".join(next(iter(_words(name.middle, expanded)), []))
     combos = [(f, lasts[0], middle) for f in firsts] + [(firsts[0], last, middle) for last in lasts[1:]]
+    combos += [(f, last, middle) for f in firsts[1:] for last in lasts[1:]]  # "Jean-Pierre Le Roux": jeanpierre.roux
     if not expanded:
         combos += [(f, lasts[0], middle) for f in _nickname_spellings(firsts[0][0])]
     combos += [(f, lasts[0], m) for f, m in _compound_firsts(name.first, middle, expanded)]

@@ -10,7 +10,7 @@ digit-suffixed forms directories give the second person. Pure: the finder probes
 from __future__ import annotations
 
 from mailsleuth.engine.evidence import DomainEvidence, KnownAddress
-from mailsleuth.engine.names import PersonName
+from mailsleuth.engine.names import PersonName, same_person
 from mailsleuth.engine.patterns import Candidate, candidates, pattern_of, rank_of
 
 PUBLISHED = "published"
@@ -21,18 +21,12 @@ P_PUBLISHED = 0.95
 SUFFIXES = (("2", 0.6), ("1", 0.2))
 
 
-def same_person(a: PersonName, b: PersonName) -> bool:
-    """Whether two names are one person's as a directory writes them (first and last as spelled)."""
-    va, vb = a.variants(), b.variants()
-    return bool(va and vb) and (va[0].first, va[0].last) == (vb[0].first, vb[0].last)
-
-
 def rank(name: PersonName, evidence: DomainEvidence) -> list[Candidate]:
     """Every local part worth probing for ``name``, most probable first (scores sum to at most 1)."""
     ranked = candidates(name, evidence.convention.predictive())
     mass = {c.local: c.score for c in ranked}
     label = {c.local: c.pattern for c in ranked}
-    own = [k for k in evidence.known if k.name is not None and same_person(k.name, name)]
+    own = [k for k in evidence.known if k.answer and k.name is not None and same_person(k.name, name)]
     taken = {
         k.address.rpartition("@")[0].lower()
         for k in evidence.known

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from mailsleuth.config import Settings
 from mailsleuth.engine.crawl import Resolve
-from mailsleuth.engine.evidence import DomainEvidence, KnownAddress
+from mailsleuth.engine.evidence import DomainEvidence, KnownAddress, claim
 from mailsleuth.engine.find import Finder
 from mailsleuth.engine.names import InvalidName, PersonName, parse_name
 from mailsleuth.engine.patterns import Convention
@@ -78,6 +78,10 @@ class StoreEvidence:
             for w in await knowledge.web_addresses(self.db, domain)
             if w.on_web
         ]
+        known += [  # owners other finds verified: they mark an address taken, never answer with it
+            KnownAddress(address, _name(owner), answer=False)
+            for address, owner in (await knowledge.address_owners(self.db, domain)).items()
+        ]
         if self.org_id is not None:
             for person in await knowledge.org_people_at(self.db, self.org_id, domain):
                 name = _name(person.name)
@@ -88,11 +92,11 @@ class StoreEvidence:
                         convention.observe(local)
         return DomainEvidence(convention, known)
 
-    async def confirm(self, domain: str, address: str, name: PersonName) -> None:
+    async def confirm(self, domain: str, address: str, name: PersonName) -> bool:
+        if not claim(await self.gather(domain), address, name):
+            return False
         await knowledge.learn_people(self.db, domain, {address: name}, SOURCE_SEARCH)
-        evidence = await self.gather(domain)
-        evidence.convention.observe(address.rpartition("@")[0], name)
-        evidence.known.append(KnownAddress(address, name))
+        return True
 
 
 @dataclass

@@ -180,7 +180,14 @@ async def _save_sources(session: AsyncSession, result: CrawlResult) -> list[str]
 Teach = Callable[[Convention, list[str]], int]
 
 
-async def _learn(session: AsyncSession, domain: str, addresses: Sequence[str], source: str, teach: Teach) -> int:
+async def _learn(
+    session: AsyncSession,
+    domain: str,
+    addresses: Sequence[str],
+    source: str,
+    teach: Teach,
+    owners: Mapping[str, str] | None = None,
+) -> int:
     """Teach the domain's stored convention the addresses it has not learned from yet."""
     if not addresses:
         return 0
@@ -193,7 +200,8 @@ async def _learn(session: AsyncSession, domain: str, addresses: Sequence[str], s
     row = await session.get(m.DomainConvention, domain, with_for_update=True)
     convention = Convention.from_dict(row.data) if row else Convention()
     learned = teach(convention, fresh)
-    session.add_all(m.LearnedAddress(address=a, domain=domain, source=source) for a in fresh)
+    owners = owners or {}
+    session.add_all(m.LearnedAddress(address=a, domain=domain, source=source, owner=owners.get(a)) for a in fresh)
     if learned:
         if row is None:
             session.add(m.DomainConvention(domain=domain, data=convention.to_dict(), evidence=convention.evidence))
@@ -203,7 +211,9 @@ async def _learn(session: AsyncSession, domain: str, addresses: Sequence[str], s
 
 
 async def learn_people(db: Database, domain: str, people: Mapping[str, PersonName | None], source: str) -> int:
-    """Teach the domain's convention addresses whose owners are known (imports); each address once."""
+    """Teach the domain's convention addresses whose owners are known (verified finds); each address
+    once, merged under the convention's row lock so concurrent finds each keep their observation.
+    The owner's name is kept with the address (`address_owners`)."""
 
     def teach(convention: Convention, fresh: list[str]) -> int:
         learned = 0
@@ -213,8 +223,20 @@ async def learn_people(db: Database, domain: str, people: Mapping[str, PersonNam
                 learned += 1
         return learned
 
+    owners = {address: name.full for address, name in people.items() if name is not None}
     async with db.write() as session:
-        return await _learn(session, domain, list(people), source, teach)
+        return await _learn(session, domain, list(people), source, teach, owners)
+
+
+async def address_owners(db: Database, domain: str) -> dict[str, str]:
+    """Addresses at the domain that verified finds showed belong to someone, with that someone's name."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(m.LearnedAddress.address, m.LearnedAddress.owner).where(
+                m.LearnedAddress.domain == domain, m.LearnedAddress.owner.is_not(None)
+            )
+        )
+        return {address: owner for address, owner in rows if owner}
 
 
 async def evidence_by_source(db: Database, domain: str) -> dict[str, int]:

@@ -422,5 +422,6 @@ class LearnedAddress(Base):
 
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
     domain: Mapped[str] = mapped_column(String(253))
-    source: Mapped[str] = mapped_column(String(16))  # crawl, import
+    source: Mapped[str] = mapped_column(String(16))  # crawl, search
+    owner: Mapped[str | None] = mapped_column(String(256))  # whose address a verified find showed it is
     learned_at: Mapped[datetime] = mapped_column(default=utcnow)
