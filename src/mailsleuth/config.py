@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     crawl_max_age_hours: float = 168.0  # re-crawl a company's website after a week
     # tried, in order, when a company name is resolved to a domain (country endings: "Ravenridge AG")
     company_tlds: str = "com,io,co,net,org,de,fr,co.uk,nl,es,it,ch,at,be,se,dk,no,fi,pl,pt,ie,eu,ca,com.au"
-    find_max_probes: int = Field(default=30, ge=1, le=200)  # candidates one find may try on an honest server
+    # candidates one find may try on an honest server: the whole catalogue for a three-part name
+    find_max_probes: int = Field(default=40, ge=1, le=200)
 
     @field_validator("helo_name", "mail_from")
     @classmethod

@@ -480,3 +480,14 @@ async def test_bad_arguments_are_refused() -> None:
         await crawl_domain("acme.test", settings=_settings(), scheme="ftp")
     with pytest.raises(ValueError, match="control"):
         await crawl_domain("acme.test", settings=_settings(), user_agent="x\r\nHost: evil")
+
+
+async def test_a_site_only_on_http_is_read_after_https_fails(web: WebWorld) -> None:
+    """The default scheme tries https first; the plain-http server refuses the TLS handshake."""
+    result = await crawl_domain("redirect.test", settings=_settings(), port=web.port, resolve=web.resolve, timeout=3.0)
+    assert [v.url for v in result.visits[:2]] == [f"https://redirect.test:{web.port}/", f"http://redirect.test:{web.port}/"]
+    assert result.visits[0].error == Skip.NETWORK and result.home == result.visits[1]
+    assert "dana.scully@redirect.test" in result.sources
+    plain = await crawl_domain("redirect.test", settings=_settings(), scheme="http", port=web.port,
+                               resolve=web.resolve, timeout=3.0)
+    assert plain.visits[0].url.startswith("http://")  # an explicit http crawl tries nothing else

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from mailsleuth.config import Settings
 from mailsleuth.engine.domains import InvalidDomain
-from mailsleuth.engine.evidence import MemoryEvidence
+from mailsleuth.engine.evidence import KnownAddress, MemoryEvidence
 from mailsleuth.engine.find import MAX_PROBES, Finder
 from mailsleuth.engine.names import parse_name
-from mailsleuth.engine.patterns import candidates
+from mailsleuth.engine.patterns import PATTERNS, candidates, render
 from mailsleuth.engine.results import Verdict
 from mailsleuth.engine.verify import Verifier
+from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
+from tests.webworld.companies import BlocklistingBehaviour
 
 
 async def find(settings: Settings, name: str, domain: str, **options: object):
@@ -101,3 +105,70 @@ async def test_bad_domain_is_refused(world_settings: Settings) -> None:
 async def test_domain_given_as_url_is_normalised(world_settings: Settings) -> None:
     result = await find(world_settings, "Jane Doe", "https://www.acme.test/about")
     assert result.email == "jane.doe@acme.test"
+
+
+# --- the whole catalogue, namesakes and blocking servers, each domain on a world of its own -------
+
+CATALOGUE_PERSON = parse_name("Rachel Sophie Turner")
+
+
+@pytest.fixture(scope="module")
+def catalogue_world() -> Iterator[MailWorld]:
+    """One honest domain per catalogue convention, each knowing only Rachel's mailbox; a {f}.{last}
+    domain where Jane Smith is j.smith2 because John Smith had j.smith; a harvest-protected host."""
+    world = MailWorld(first_ip="127.0.11.1")
+    for index, pattern in enumerate(PATTERNS):
+        local = render(pattern, CATALOGUE_PERSON.variants()[0])
+        world.add_domain(f"p{index}.test", behaviour=Behaviour(mailboxes={local}))
+    world.add_domain("smiths.test", behaviour=Behaviour(mailboxes={"j.smith", "j.smith2"}))
+    world.add_domain("harvest.test", behaviour=BlocklistingBehaviour(mailboxes={"zed.quill"}, block_after=3))
+    with world:
+        yield world
+
+
+@pytest.mark.parametrize(("index", "pattern"), list(enumerate(PATTERNS)))
+async def test_every_catalogue_convention_is_found_on_an_honest_server(
+    catalogue_world: MailWorld, index: int, pattern: str
+) -> None:
+    """No evidence at all: the finder goes through the catalogue until the server accepts."""
+    async with Verifier(catalogue_world.settings()) as verifier:
+        result = await Finder(verifier).find(CATALOGUE_PERSON, f"p{index}.test")
+    expected = f"{render(pattern, CATALOGUE_PERSON.variants()[0])}@p{index}.test"
+    assert (result.email, result.score, result.verdict, result.confidence) == (expected, 100, Verdict.DELIVERABLE, 100)
+    assert result.candidates_tried[-1] == expected and len(result.candidates_tried) <= MAX_PROBES
+
+
+async def test_an_address_known_to_be_a_namesakes_sends_the_next_person_to_the_digit(
+    catalogue_world: MailWorld,
+) -> None:
+    evidence = MemoryEvidence()
+    known = await evidence.gather("smiths.test")
+    known.known.append(KnownAddress("j.smith@smiths.test", parse_name("John Smith"), ("http://smiths.test/team",)))
+    known.convention.observe("j.smith", parse_name("John Smith"))
+    async with Verifier(catalogue_world.settings()) as verifier:
+        finder = Finder(verifier, evidence)
+        jane = await finder.find(parse_name("Jane Smith"), "smiths.test")
+        john = await finder.find(parse_name("John Smith"), "smiths.test")
+    assert (jane.email, jane.score) == ("j.smith2@smiths.test", 100)
+    assert "j.smith@smiths.test" not in jane.candidates_tried  # never asked: it is John's
+    assert (john.email, john.sources, john.candidates_tried) == (
+        "j.smith@smiths.test", ["http://smiths.test/team"], ["j.smith@smiths.test"]  # his own published address
+    )
+
+
+async def test_an_unknown_owner_behind_a_digit_sibling_makes_the_answer_ambiguous(catalogue_world: MailWorld) -> None:
+    """j.smith and j.smith2 both exist and nobody is known: either may be Jane's."""
+    async with Verifier(catalogue_world.settings()) as verifier:
+        result = await Finder(verifier).find(parse_name("Jane Smith"), "smiths.test")
+    assert (result.email, result.verdict, result.reason, result.confidence) == (
+        "j.smith@smiths.test", Verdict.RISKY, "namesake_ambiguous", 50
+    )
+
+
+async def test_a_server_that_blocks_probers_is_never_called_undeliverable(catalogue_world: MailWorld) -> None:
+    async with Verifier(catalogue_world.settings()) as verifier:
+        result = await Finder(verifier).find(parse_name("Anna Bell"), "harvest.test")  # not there: refusals pile up
+        after = await Finder(verifier).find(parse_name("Zed Quill"), "harvest.test")
+    assert result.verdict is Verdict.UNKNOWN and result.email is not None  # a guess, not "does not exist"
+    assert result.reason in {"blocked", "host_cooling_down"}
+    assert after.verdict is Verdict.UNKNOWN and after.email == "zed.quill@harvest.test"  # best guess, unverified

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from mailsleuth.config import Settings
 from mailsleuth.engine import domains
 from mailsleuth.engine.dns import MailRoute
 from mailsleuth.engine.evidence import EvidenceSource, MemoryEvidence
@@ -23,7 +24,7 @@ from mailsleuth.engine.results import FindResult, ReplyKind, Verdict, VerifyResu
 from mailsleuth.engine.verify import Outcome, Verifier, grade, grade_route
 
 _REJECTED = (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED)
-MAX_PROBES = 30  # candidates one find may try; at 20 RCPT per connection, two sessions at most
+MAX_PROBES: int = Settings.model_fields["find_max_probes"].default  # MAILSLEUTH_FIND_MAX_PROBES
 SCORE_VERIFIED, SCORE_GUESS = 100, 80  # the score scale every dialect starts from
 
 
