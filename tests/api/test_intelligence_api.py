@@ -4,7 +4,10 @@ outside world has company websites (web world) behind the mail world's DNS."""
 
 from __future__ import annotations
 
+import csv
+import io
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,24 +17,30 @@ import pytest
 from mailsleuth import store
 from mailsleuth.api.app import create_app
 from mailsleuth.store import CreditKind
-from tests.api.conftest import ApiServer, Tenant, _serve
+from tests.api.conftest import ApiServer, Tenant, _serve, wait_until
+from tests.api.receiver import WebhookReceiver
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
 from tests.service.test_intelligence import STAFF, WEB_ADDRESS, _widgets_site
-from tests.webworld import WebWorld
+from tests.api.bulkworld import wait_status
+from tests.webworld import WebWorld, html
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     with WebWorld((WEB_ADDRESS, "127.0.0.1")) as web:
         web.add_site("widgets.test", _widgets_site())
+        web.add_site("ravenridge.de", {"/": html("<title>Ravenridge AG</title>")})
         mail = MailWorld(first_ip="127.0.8.1")
         mail.add_domain("widgets.test", behaviour=Behaviour(mailboxes={*STAFF, "cwhite", "info"}))
-        mail.dns.add("widgets.test", "A", WEB_ADDRESS)
+        mail.add_domain("ravenridge.de", behaviour=Behaviour(mailboxes={"petra.klein", "ole.berg"}))
+        for domain in ("widgets.test", "ravenridge.de"):
+            mail.dns.add(domain, "A", WEB_ADDRESS)
         with mail:
             path = Path(tmp_path_factory.mktemp("intel-api")) / "mailsleuth.db"
             settings = mail.settings(
-                database_url=f"sqlite+aiosqlite:///{path}", crawl_scheme="http", crawl_port=web.port, crawl_timeout=5.0
+                database_url=f"sqlite+aiosqlite:///{path}", crawl_scheme="http", crawl_port=web.port, crawl_timeout=5.0,
+                company_tlds="com,de",
             )
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.bind(("127.0.0.1", 0))
@@ -126,3 +135,36 @@ def test_native_enrich_people_csv_and_sources(server: ApiServer, tenant: Tenant)
     assert body["sources"][0]["uri"].endswith("/contact") and body["sources"][0]["still_on_page"] is True
     assert server.call(store.balance, tenant.org_id, CreditKind.ENRICH) == 4
     assert verified.status_code == 200 and verified.json()["sources"][0]["uri"].endswith("/team")
+
+
+def test_voilanorbert_search_answers_a_published_address_at_once(server: ApiServer, tenant: Tenant) -> None:
+    """Bob Jones's own address is on widgets.test's contact page: one RCPT confirms it."""
+    with _vn(server, tenant) as client:
+        started = client.post("/2018-01-08/search/name", data={"name": "Bob Jones", "domain": "widgets.test"}).json()
+        contact = _finished(client, started["id"])
+    assert contact["email"]["email"] == "bjones@widgets.test" and contact["email"]["score"] == 100
+
+
+def _finished(client: httpx.Client, contact_id: int) -> dict:
+    for _ in range(400):
+        contact = client.get(f"/2018-01-08/contacts/{contact_id}").json()
+        if not contact["searching"]:
+            return contact
+        time.sleep(0.05)
+    raise AssertionError("the search did not finish")
+
+
+def test_a_massive_of_company_names_finds_people_at_country_endings(server: ApiServer, tenant: Tenant) -> None:
+    content = "name,company\nPetra Klein,Ravenridge AG\nOle Berg,Ravenridge AG\nNo Body,Nowhere Widgets GmbH\n"
+    with WebhookReceiver() as receiver, _vn(server, tenant) as client:
+        created = client.post("/2018-01-08/massives/", data={"col_name": "0", "col_company": "1", "content": content,
+                                                             "webhook": receiver.url})
+        assert created.status_code == 200, created.text
+        ended = wait_status(client, f"/2018-01-08/massives/{created.json()['id']}")
+        wait_until(lambda: receiver.deliveries)
+        result = client.get(receiver.deliveries[0].json()["result_file"]).text
+    rows = list(csv.DictReader(io.StringIO(result)))
+    emails = {row["name"]: row.get("email") for row in rows}
+    assert emails["Petra Klein"] == "petra.klein@ravenridge.de" and emails["Ole Berg"] == "ole.berg@ravenridge.de"
+    assert not emails["No Body"]
+    assert ended["success"] == 2

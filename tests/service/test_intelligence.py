@@ -189,7 +189,7 @@ async def test_a_crawl_teaches_the_convention_so_a_new_person_is_the_first_candi
     learned = (await store.get_convention(db, "widgets.test")).evidence  # type: ignore[union-attr]
     assert learned == convention.evidence + 1  # the verified find taught the shared convention
 
-    patterns = await intelligence.domain_patterns_all_evidence(db, "widgets.test")
+    patterns = await intelligence.domain_patterns_all_evidence(Finding(db, settings, verifier), "widgets.test")
     assert patterns[0]["pattern"] == "{f}{last}@widgets.test" and sum(p["score"] for p in patterns) <= 1
 
     hits = web.hits("widgets.test", "/team")

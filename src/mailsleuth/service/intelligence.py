@@ -220,13 +220,13 @@ async def sources_for(db: Database, address: str) -> list[dict[str, Any]]:
     return [source_json(s) for s in web.sources] if web else []
 
 
-async def domain_patterns_all_evidence(db: Database, domain: str, limit: int = 10) -> list[dict[str, Any]]:
-    """Kaspr's domainPattern from every address the domain's convention learned from: found by
-    searches, imported, and crawled (each counted once); best first, scores summing to at most 1, and
-    nothing certain on one address (`patterns.domain_patterns`' minimum-evidence rule)."""
+async def domain_patterns_all_evidence(finding: Finding, domain: str, limit: int = 10) -> list[dict[str, Any]]:
+    """Kaspr's domainPattern from everything a find at the domain would rank by: its website (crawled
+    on first contact), verified finds and the caller's imported people; best first, scores summing to
+    at most 1, and nothing certain on one address (`patterns.domain_patterns`' minimum-evidence rule)."""
     domain = domains.normalise_domain(domain)
-    convention = await store.get_convention(db, domain)
-    return patterns.domain_patterns(convention, domain, limit) if convention else []
+    evidence = await finding.evidence.gather(domain)
+    return patterns.domain_patterns(evidence.convention, domain, limit)
 
 
 # --- people: Kaspr -------------------------------------------------------------------------------

@@ -122,7 +122,9 @@ class EmployeesBody(BaseModel):
 async def domain_pattern(request: Request, response: Response, principal: Caller) -> dict[str, Any]:
     body = await parse_body(request, DomainBody)
     domain = kaspr_domain(body.domain)
-    found = await intelligence.domain_patterns_all_evidence(services(request).db, domain)
+    rt = services(request).runtime
+    finding = Finding(rt.db, rt.settings, rt.verifier, principal.org_id)
+    found = await intelligence.domain_patterns_all_evidence(finding, domain)
     await _credits(response, request, principal)
     return {"patterns": found}
 
