@@ -104,3 +104,22 @@ def test_bulk_errors_in_the_vendor_shape(api_server: ApiServer) -> None:
         denied = submit(client, {"data": PEOPLE})
         assert denied.status_code == 403 and denied.json()["status"] == 403
         assert client.get("/v1/emailguess/bulk/job/status/1").status_code == 403
+
+
+def test_a_catch_all_guess_is_no_bulk_match_unless_asked_for(api_server: ApiServer) -> None:
+    tenant = rich_tenant(api_server)
+    people = [{"first": "jane", "middle": "", "last": "doe", "domain": "catchall.test"},
+              {"first": "John", "middle": "", "last": "Smith", "domain": "acme.test"}]
+    with WebhookReceiver() as receiver, lg(api_server, tenant.key) as client:
+        plain = submit(client, {"data": people, "options": {"use_smtp_sniff": True}, "webhook_url": receiver.url})
+        wait_until(lambda: api_server.call(_ended, tenant, plain.json()["id"]))
+        asked = submit(client, {"data": people, "options": {"use_smtp_sniff": True, "use_catch_all": True},
+                                "webhook_url": receiver.url})
+        wait_until(lambda: api_server.call(_ended, tenant, asked.json()["id"]))
+        wait_until(lambda: len(receiver.deliveries) >= 3)
+    by_job: dict[int, list[str]] = {}
+    for delivery in receiver.deliveries:
+        hook = delivery.json()["result"]
+        by_job.setdefault(hook["bulk_id"], []).append(hook["email"])
+    assert by_job[plain.json()["id"]] == ["john.smith@acme.test"]  # no webhook for the catch-all guess
+    assert sorted(by_job[asked.json()["id"]]) == ["jane.doe@catchall.test", "john.smith@acme.test"]

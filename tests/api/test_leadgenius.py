@@ -136,3 +136,26 @@ def test_grades_map_to_statuses(job: Search, email: str | None, expected: int) -
     status, body = answer(job, email)
     assert status == expected and body["status"] == expected
     assert body.get("result") == (email if expected == 200 else body.get("result"))
+
+
+def test_use_catch_all_decides_whether_a_catch_all_guess_is_a_match(api_server: ApiServer, tenant: Tenant) -> None:
+    """catchall.test accepts everyone: its best guess is a match only for a caller who asks for those,
+    and asking again under the other flag searches again instead of returning the first job."""
+    with lg(api_server, tenant) as client:
+        plain = submit(client, first="Jane", middle="", last="Doe", domain="catchall.test", use_smtp_sniff=True)
+        refused = result(client, plain.json()["id"])
+        assert refused.status_code == 404 and refused.json() == {"status": 404, "result": "Not Found"}
+        assert api_server.call(store.balance, tenant.org_id, "search") == 10  # no match, no charge
+        asked = submit(client, first="Jane", middle="", last="Doe", domain="catchall.test", use_smtp_sniff=True,
+                       use_catch_all=True)
+        assert asked.json()["id"] != plain.json()["id"]
+        accepted = result(client, asked.json()["id"])
+    assert accepted.status_code == 200 and accepted.json() == {"status": 200, "result": "jane.doe@catchall.test"}
+    assert api_server.call(store.balance, tenant.org_id, "search") == 9
+
+
+def test_a_guess_without_smtp_sniff_is_answered_but_not_charged(api_server: ApiServer, tenant: Tenant) -> None:
+    with lg(api_server, tenant) as client:
+        done = result(client, submit(client, first="Gwen", middle="", last="Unseen", domain="acme.test").json()["id"])
+    assert done.status_code == 200 and done.json()["result"] == "gwen.unseen@acme.test"  # the convention's guess
+    assert api_server.call(store.balance, tenant.org_id, "search") == 10  # a guess is not a found address

@@ -283,3 +283,12 @@ async def test_enrichment_joins_verdict_person_and_company(db: Database, setting
     assert role["person"] is None
     flat = await intelligence.enrich_fields(db, org, await verifier.verify("dlee@widgets.test"))
     assert flat["full_name"] == "Dan Lee" and flat["linkedin_id"] == "dan-lee" and flat["company_name"] == "Widgets Inc"
+
+
+async def test_employees_are_people_not_searches_that_found_nobody(db: Database) -> None:
+    org = await _org(db)
+    await store.create_contact(db, org, name="Never Found", domain="widgets.test", source="search")
+    await store.create_contact(db, org, name="Dan Lee", domain="widgets.test", email="dlee@widgets.test", source="search")
+    await store_people(db, org, parse_people_records([{"name": "Carol White", "domain": "widgets.test"}]))
+    employees = await intelligence.domain_employees(db, org, "widgets.test", limit=10)
+    assert [c.name for c in employees] == ["Dan Lee", "Carol White"]  # with an address first; no empty search

@@ -399,10 +399,15 @@ class RowProcessor:
             retry_at = store.utcnow() + timedelta(seconds=self.runtime.settings.greylist_delay)
             if self._retry(row, retry_at):
                 return RowOutcome(row.position, RowState.RETRY, {"reason": found.reason}, retry_at=retry_at)
+        # Which answers count as found (matched, charged, notified) is the caller's term: any address,
+        # or only some verdicts; an unverified guess asked for without SMTP is shown, never charged.
+        paid = self.job.options.get("paid_verdicts")
+        counted = found.email is not None and (paid is None or found.verdict.value in paid)
+        shown = found.email if counted or not self.smtp else None
         result = {
-            "email": found.email,
-            "score": found.score,
-            "status": "found" if found.email else "not_found",
+            "email": shown,
+            "score": found.score if shown else None,
+            "status": "found" if shown else "not_found",
             "verdict": found.verdict.value,
             "pattern": found.pattern,
             "domain": found.domain,
@@ -410,9 +415,11 @@ class RowProcessor:
             "first": name.first,
             "middle": name.middle,
             "last": name.last,
+            "guess": found.email if found.email and not shown else None,
+            "confidence": found.confidence,
         }
         contact = None
-        if found.email:
+        if counted:
             contact = ledger.FoundContact(
                 name=name.full,
                 first_name=name.first or None,
@@ -428,7 +435,7 @@ class RowProcessor:
             RowState.DONE,
             result,
             verdict=found.verdict.value,
-            success=found.email is not None,
+            success=counted,
             contact=contact,
         )
 

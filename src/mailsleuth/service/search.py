@@ -90,10 +90,16 @@ async def start_search(
     webhook: str | None = None,
     list_id: int | None = None,
     smtp: bool = True,
+    paid_verdicts: tuple[str, ...] | None = None,
     options: dict[str, Any] | None = None,
     source: str = "search",
 ) -> Started:
-    """Record and schedule a search of `name` at `domain` (already normalised) for the caller's org."""
+    """Record and schedule a search of `name` at `domain` (already normalised) for the caller's org.
+
+    ``paid_verdicts`` says which answers count as a found address (charged): any address when None,
+    else only those verdicts (a dialect for which a guess is not a find). A contact already found or
+    being searched is answered as it is, unless this request asks under other terms (``smtp`` or
+    ``paid_verdicts``): then it is searched again under the new ones (never charged twice)."""
     db, org_id = rt.db, principal.org_id
     if list_id is not None and await store.get_list(db, org_id, list_id) is None:
         raise ServiceError("Invalid list.", field="list_id")
@@ -101,7 +107,8 @@ async def start_search(
     if existing is not None and list_id is not None:
         await store.add_to_list(db, org_id, list_id, [existing.id])
         existing = await store.get_contact(db, org_id, existing.id) or existing
-    if existing is not None and (existing.email or existing.searching):
+    terms = {"smtp": smtp, "paid_verdicts": list(paid_verdicts) if paid_verdicts is not None else None}
+    if existing is not None and (existing.email or existing.searching) and await _same_terms(rt, existing, terms):
         return Started(existing, None)  # already found (free) or already being searched
     if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
         raise PaymentRequired("No credits left.")
@@ -131,11 +138,18 @@ async def start_search(
         user_id=principal.user_id,
         contact_id=contact.id,
         list_id=list_id,
-        options={"name": name.full, "domain": domain, "smtp": smtp, "dialect": dialect, **(options or {})},
+        options={"name": name.full, "domain": domain, "dialect": dialect, **terms, **(options or {})},
         webhook=webhook,
     )
     contact = await store.update_contact(db, org_id, contact.id, job_id=search.id) or contact  # its latest job
     return Started(contact, search, _spawn(rt, search, name))
+
+
+async def _same_terms(rt: Context, contact: Contact, terms: dict[str, Any]) -> bool:
+    job = await store.get_search(rt.db, contact.org_id, contact.job_id) if contact.job_id else None
+    if job is None:
+        return True
+    return all(job.options.get(key, default) == terms[key] for key, default in (("smtp", True), ("paid_verdicts", None)))
 
 
 def _spawn(rt: Context, search: Search, name: PersonName) -> asyncio.Task[store.SearchOutcome]:
@@ -176,6 +190,8 @@ async def run_search(
         outcome = await store.complete_search(db, org_id, search_id, email=None, error=f"{type(exc).__name__}: {exc}")
     else:
         details = result.to_dict()
+        job = await store.get_search(db, org_id, search_id)
+        paid = job.options.get("paid_verdicts") if job is not None else None
         outcome = await store.complete_search(
             db,
             org_id,
@@ -185,6 +201,7 @@ async def run_search(
             verdict=result.verdict.value,
             evidence=details,
             result=details,
+            charge=paid is None or result.verdict.value in paid,
         )
     search = outcome.search
     payload = _PAYLOADS.get(search.options.get("dialect", ""))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.engine.crawl import CrawlResult, Source, learn_from_crawl, merge_sources
@@ -332,8 +332,13 @@ async def find_by_email(db: Database, org_id: int, email: str) -> Contact | None
 async def people_at_domain(
     db: Database, org_id: int, domain: str, *, limit: int, phone_required: bool = False
 ) -> list[Contact]:
-    """Known people at the domain: those with an address first, then the newest."""
-    where = [*_live(org_id), m.Contact.domain == domain]
+    """Known people at the domain: those with an address first, then the newest. A search that found
+    nobody is not a person mailsleuth knows, so contacts without an address count only when imported."""
+    where = [
+        *_live(org_id),
+        m.Contact.domain == domain,
+        or_(m.Contact.email.is_not(None), m.Contact.source == SOURCE_IMPORT),
+    ]
     if phone_required:
         where.append(m.Contact.phone.is_not(None))
     async with db.read() as session:

@@ -141,8 +141,10 @@ async def complete_search(
     evidence: dict[str, Any] | None = None,
     result: dict[str, Any] | None = None,
     error: str | None = None,
+    charge: bool = True,
 ) -> SearchOutcome:
-    """Finish a search: fill its contact, charge 1 search credit when an address was found, end the job.
+    """Finish a search: fill its contact, charge 1 search credit when an address was found (and
+    ``charge``: False for an answer the caller's terms do not count as found), end the job.
 
     When the organisation cannot pay, the address is withheld (contact email stays None, the job's result
     says so) rather than given away. Idempotent: completing an ended search changes and charges nothing.
@@ -158,7 +160,7 @@ async def complete_search(
         if contact is not None and contact.deleted:
             contact = None
         outcome = ChargeResult.ALREADY
-        if email is not None:
+        if email is not None and charge:
             reference = f"contact:{contact.id}" if contact is not None else f"search:{job.id}"
             outcome = await charge_in(session, org_id, CreditKind.SEARCH, 1, reference)
         withheld = outcome is ChargeResult.INSUFFICIENT

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from mailsleuth.api.auth import guard, report_rate, services
 from mailsleuth.api.bodies import read_fields
 from mailsleuth.api.errors import Dialect
+from mailsleuth.api.leadgenius.routes import paid_verdicts
 from mailsleuth.api.ratelimit import LG_DEFAULT, Quota
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
@@ -57,7 +58,11 @@ async def submit_bulk(request: Request, principal: Submitter) -> JSONResponse:
         principal,
         JobKind.LG_BULK,
         (person.to_input() for person in batch.people),
-        options={"smtp": batch.use_smtp_sniff, "use_catch_all": batch.use_catch_all},
+        options={
+            "smtp": batch.use_smtp_sniff,
+            "use_catch_all": batch.use_catch_all,
+            "paid_verdicts": list(paid_verdicts(batch.use_catch_all)),
+        },
         webhook=webhook,
     )
     return JSONResponse({"status": 202, "job_id": job.id, "id": job.id}, status_code=202)

@@ -52,10 +52,18 @@ async def submit(request: Request, principal: Submitter) -> JSONResponse:
         companies.domain_field(body.domain),
         dialect=Dialect.LEADGENIUS,
         smtp=body.use_smtp_sniff,
+        paid_verdicts=paid_verdicts(body.use_catch_all),
         options={"use_catch_all": body.use_catch_all},
         source="emailguess",
     )
     return JSONResponse({"status": 202, "id": str(started.job_id)}, status_code=202)
+
+
+def paid_verdicts(use_catch_all: bool) -> tuple[str, ...]:
+    """What LeadGenius counts (and charges) as a match: a verified address, and a catch-all domain's
+    guess only when the caller accepts those. An unverified pattern guess (use_smtp_sniff false) is
+    answered, but it is a guess, not a found address: it is not charged."""
+    return (Verdict.DELIVERABLE.value, Verdict.RISKY.value) if use_catch_all else (Verdict.DELIVERABLE.value,)
 
 
 def answer(job: Search, email: str | None) -> tuple[int, dict[str, Any]]:
