@@ -4,9 +4,7 @@ country endings, concurrent finds at one domain, and whose knowledge a find may 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -66,30 +64,6 @@ def mail() -> Iterator[MailWorld]:
 @pytest.fixture(scope="module")
 def settings(web: WebWorld, mail: MailWorld) -> Settings:
     return mail.settings(crawl_scheme="http", crawl_port=web.port, crawl_timeout=5.0, company_tlds="com,de")
-
-
-@pytest.fixture(scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("finding") / "template.db"
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    await database.migrate()
-    await database.dispose()
-    return path
-
-
-@pytest.fixture
-async def db(template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    shutil.copyfile(template, tmp_path / "finding.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'finding.db'}")
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def verifier(settings: Settings) -> AsyncIterator[Verifier]:
-    engine = Verifier(settings)
-    yield engine
-    await engine.close()
 
 
 async def test_a_published_person_is_found_with_one_rcpt_and_its_source(

@@ -7,9 +7,7 @@ know each company's real mailboxes.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -127,30 +125,6 @@ def mail() -> Iterator[MailWorld]:
 @pytest.fixture(scope="module")
 def settings(web: WebWorld, mail: MailWorld) -> Settings:
     return mail.settings(crawl_scheme="http", crawl_port=web.port, crawl_timeout=5.0)
-
-
-@pytest.fixture(scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("intel") / "template.db"
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    await database.migrate()
-    await database.dispose()
-    return path
-
-
-@pytest.fixture
-async def db(template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    shutil.copyfile(template, tmp_path / "intel.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'intel.db'}")
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def verifier(settings: Settings) -> AsyncIterator[Verifier]:
-    engine = Verifier(settings)
-    yield engine
-    await engine.close()
 
 
 async def _org(db: Database, credits: int = 10) -> int:
