@@ -25,6 +25,7 @@ from mailsleuth.engine.verify import Outcome, Verifier, grade, grade_route
 
 _REJECTED = (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED)
 MAX_PROBES: int = Settings.model_fields["find_max_probes"].default  # MAILSLEUTH_FIND_MAX_PROBES
+COVERAGE = 0.99  # on a domain whose convention is known, stop once the untried candidates hold < 1%
 SCORE_VERIFIED, SCORE_GUESS = 100, 80  # the score scale every dialect starts from
 
 
@@ -41,7 +42,8 @@ class Finder:
     async def find(self, name: PersonName, domain: str, *, smtp: bool = True) -> FindResult:
         """Find ``name``'s address at ``domain``; raises InvalidDomain for a malformed domain."""
         domain = domains.normalise_domain(domain)
-        ranked = rank(name, await self.evidence.gather(domain))
+        known = await self.evidence.gather(domain)
+        ranked = rank(name, known)
         if not ranked:
             return FindResult(domain, None, None, Verdict.UNKNOWN, None, reason="no_candidates")
 
@@ -60,8 +62,9 @@ class Finder:
         outcomes: dict[str, Outcome] = {}
         refused: set[str] = set()  # refused by the server, or accepted but another person's
         rcpts = 0
-        while len(tried) < self.max_probes:
-            batch = [a for c in ranked if (a := f"{c.local}@{domain}") not in outcomes][: self.max_probes - len(tried)]
+        budget = worth_probing(ranked, bool(known.convention.evidence), self.max_probes)
+        while len(tried) < budget:
+            batch = [a for c in ranked if (a := f"{c.local}@{domain}") not in outcomes][: budget - len(tried)]
             if not batch:
                 break
             probe = await self.verifier.probe(domain, batch, stop_at_accept=True, route=route)
@@ -118,6 +121,20 @@ class Finder:
             return False, 0
         outcomes[sibling] = probe.outcomes[0]
         return _accepted(probe.outcomes[0]), probe.rcpt_commands
+
+
+def worth_probing(ranked: list[Candidate], learned: bool, limit: int) -> int:
+    """How many candidates to try: with nothing learned about the domain, the whole catalogue (up to
+    ``limit``); once its convention is known, only until the untried ones hold less than 1% of the
+    probability, so someone who has no mailbox there costs a few RCPTs, not the catalogue."""
+    if not learned:
+        return limit
+    total, covered = sum(c.score for c in ranked), 0.0
+    for count, candidate in enumerate(ranked[:limit], 1):
+        covered += candidate.score
+        if covered >= COVERAGE * total:
+            return count
+    return limit
 
 
 def _shared_by_namesakes(pattern: str) -> bool:
