@@ -168,3 +168,13 @@ def test_a_massive_of_company_names_finds_people_at_country_endings(server: ApiS
     assert emails["Petra Klein"] == "petra.klein@ravenridge.de" and emails["Ole Berg"] == "ole.berg@ravenridge.de"
     assert not emails["No Body"]
     assert ended["success"] == 2
+
+
+def test_voilanorbert_company_names_resolve_at_country_endings(server: ApiServer, tenant: Tenant) -> None:
+    with _vn(server, tenant) as client:
+        started = client.post("/2018-01-08/search/name", data={"name": "Ole Berg", "company": "Ravenridge AG"})
+        assert started.status_code == 200, started.text
+        contact = _finished(client, started.json()["id"])
+        listed = client.post("/2018-01-08/search/domain", data={"company": "Ravenridge AG"})
+    assert contact["email"]["email"] == "ole.berg@ravenridge.de" and contact["company"]["raw_url"] == "ravenridge.de"
+    assert listed.status_code == 200 and "ole.berg@ravenridge.de" in {c["email"]["email"] for c in listed.json()["result"]}
