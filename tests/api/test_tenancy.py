@@ -18,7 +18,7 @@ def test_tenants_are_isolated(api_server: ApiServer) -> None:
         b_list = b_vn.post(f"{VN}/lists/", data={"name": "B's list"}).json()
     with api_server.client(headers={"X-LG-API-KEY": b.key}) as b_lg:
         b_job = b_lg.post("/emailguess/v1/submit", content=json.dumps(
-            {"first": "jane", "middle": "", "last": "doe", "domain": "acme.test"})).json()["id"]
+            {"first": "jane", "middle": "", "last": "doe", "domain": "acme.test", "use_smtp_sniff": True})).json()["id"]
         wait_until(lambda: b_lg.get(f"/emailguess/v1/job/status/{b_job}").status_code == 200)
     with api_server.client(headers={"Authorization": f"Bearer {b.key}"}) as b_native:
         b_verification = b_native.post("/v1/verify", json={"email": "jane.doe@acme.test"}).json()["id"]
