@@ -104,7 +104,6 @@ class Finder:
         excluded = {i for i, c in enumerate(ranked) if f"{c.local}@{domain}" in refused}
         return _answer(domain, ranked, index, Verdict.UNKNOWN, reason, evidence, tried, rcpts, outcome, excluded)
 
-
     async def _namesake_sibling(
         self, domain: str, candidate: Candidate, route: MailRoute, outcomes: dict[str, Outcome]
     ) -> tuple[bool, int]:
