@@ -325,12 +325,7 @@ async def create_massive(request: Request, principal: MassiveCaller) -> dict[str
         if isinstance(content, Spool):
             spool, source, filename = content, "content", "upload.csv"
         else:
-            spool = await uploads.fetch_upload(
-                file_url or "",
-                client=rt.http,
-                resolve=rt.verifier.resolver.addresses,
-                allow_private=rt.settings.allow_private_networks,
-            )
+            spool = await uploads.fetch_upload(file_url or "", egress=rt.egress)
             source, filename = "file_url", _filename(file_url or "")
         parsed = uploads.read_massive(spool, columns, source=source)
         try:
