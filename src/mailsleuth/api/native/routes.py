@@ -24,6 +24,7 @@ from mailsleuth.engine import patterns
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
+from mailsleuth.api.bodylimit import Allowance
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service.csvfiles import CsvProblem
@@ -47,6 +48,7 @@ Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
 
 MAX_WAIT = 120.0
 MAX_IMPORT_BYTES = 20_000_000
+BODY_ALLOWANCE = Allowance(("/v1/people",), MAX_IMPORT_BYTES)
 Wait = Field(20.0, ge=0, le=MAX_WAIT, description="seconds to wait for the answer; 0 answers at once")
 
 
@@ -237,8 +239,6 @@ async def import_people(request: Request, principal: Caller, default_region: str
     """A JSON list of people (or `{"people": [...]}`), or a CSV body (`Content-Type: text/csv`), with
     the columns of `mailsleuth import`. Valid rows are imported; bad ones come back with their line."""
     raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise ServiceError("Request body too large.", status=413)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type in ("text/csv", "application/csv"):

@@ -1,8 +1,8 @@
 """VoilaNorbert bulk endpoints: massives, verifier and enrich uploads, as a translation over `jobs.bulk`.
 
 Inputs are checked in full by `mailsleuth.service.uploads` before `bulk.submit` is called, so a refused file
-never leaves a partial job. Bodies of up to 100 MB are read here (the shared body reader stops at
-1 MB), as JSON, urlencoded or multipart; the CSV itself is spooled to a temporary file.
+never leaves a partial job. Bodies of up to 100 MB are allowed here (`BODY_ALLOWANCE`; elsewhere 1 MB),
+as JSON, urlencoded or multipart, read by `api.bodies.read_upload_fields`, which spools them to disk.
 
 The massive's `result_file` (announced by the completion webhook) is
 `<this server>/2018-01-08/massives/download/<token>-result.csv`, the shape the vendor documents. It
@@ -17,12 +17,9 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from mailsleuth import store
 
@@ -30,7 +27,8 @@ from mailsleuth.service import uploads
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_MASSIVES
-from mailsleuth.api.bodies import json_object
+from mailsleuth.api.bodies import Fields, read_upload_fields
+from mailsleuth.api.bodylimit import Allowance
 from mailsleuth.api.voilanorbert.routes import PREFIX, tolerant_routes
 from mailsleuth.service.csvfiles import SafeWriter
 from mailsleuth.jobs import bulk
@@ -57,67 +55,12 @@ DOWNLOAD_PATH = PREFIX + "/massives/download/{key}-result.csv"
 _NOT_FOUND = "Page not found."
 _GONE = "The result file is no longer available (its retention time has passed)."
 
-Fields = dict[str, Any]  # str values, Spool for the file fields, JSON values as sent
+BODY_ALLOWANCE = Allowance(
+    (PREFIX + "/massives", PREFIX + "/verifier", PREFIX + "/enrich"), REQUEST_LIMIT, UploadTooLarge
+)
 
 
 route = tolerant_routes(router)
-
-
-# --- reading bodies of up to 100 MB ------------------------------------------------------------
-
-
-async def _limited(request: Request) -> AsyncIterator[bytes]:
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > REQUEST_LIMIT:
-            raise UploadTooLarge()
-        yield chunk
-
-
-async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fields:
-    """The body's fields; the ones named in `files` become spools (from a text field or a file part).
-
-    Text is kept byte-exact (invalid UTF-8 survives as surrogates) so the upload reader can report
-    a badly encoded file with its line instead of silently replacing characters.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > REQUEST_LIMIT:
-        raise UploadTooLarge()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        fields = await _multipart(request)
-    else:
-        raw = b"".join([chunk async for chunk in _limited(request)])
-        text = raw.decode("utf-8", errors="surrogateescape").strip()
-        fields = json_object(text) if content_type == "application/json" or text.startswith("{") else _urlencoded(text)
-    for name in files:
-        value = fields.get(name)
-        if isinstance(value, str):
-            fields[name] = Spool.of(value.encode("utf-8", errors="surrogateescape")) if value.strip() else None
-    return fields
-
-
-async def _multipart(request: Request) -> Fields:
-    parser = MultiPartParser(request.headers, _limited(request), max_part_size=MAX_UPLOAD_BYTES + 1)
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise ServiceError(f"Malformed multipart body: {exc}") from None
-    fields: Fields = {}
-    try:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                fields[key] = Spool.of(iter(lambda f=value.file: f.read(65536), b""))
-            else:
-                fields[key] = value
-    finally:
-        await form.close()
-    return fields
-
-
-def _urlencoded(text: str) -> Fields:
-    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"))
 
 
 def _text(fields: Fields, name: str) -> str | None:
