@@ -21,6 +21,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from mailsleuth.api.errors import field_errors
 from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
+from mailsleuth.service.inputs import UNSAFE_TEXT, unsafe
 from mailsleuth.service.uploads import MAX_UPLOAD_BYTES, Spool
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -62,10 +63,25 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
 
 
 def validate(data: dict[str, Any], model: type[Model]) -> Model:
+    """`data` as `model`; a string anywhere in a field holding a character no input may carry
+    (`service.inputs`) is that field's error, before pydantic sees it."""
+    refused = {str(key): [UNSAFE_TEXT] for key, value in data.items() if _holds_unsafe(value)}
+    if refused:
+        raise FieldErrors(refused)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise FieldErrors(field_errors(exc)) from None
+
+
+def _holds_unsafe(value: Any) -> bool:
+    if isinstance(value, str):
+        return unsafe(value)
+    if isinstance(value, dict):
+        return any(_holds_unsafe(k) or _holds_unsafe(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_unsafe(item) for item in value)
+    return False
 
 
 def body_doc(model: type[BaseModel], *, form: bool = True) -> dict[str, Any]:
@@ -83,14 +99,14 @@ def _required(value: str) -> str:
     return value
 
 
-def _blank_is_none(value: Any) -> Any:
+def blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
 Text = Annotated[str, AfterValidator(_required)]
 """A required string; blank counts as missing ("This field is required.")."""
-OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
-OptionalInt = Annotated[int | None, BeforeValidator(_blank_is_none)]
+OptionalText = Annotated[str | None, BeforeValidator(blank_is_none)]
+OptionalInt = Annotated[int | None, BeforeValidator(blank_is_none)]
 
 
 async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fields:

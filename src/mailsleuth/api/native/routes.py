@@ -25,6 +25,7 @@ from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
 from mailsleuth.api.bodylimit import Allowance
+from mailsleuth.api.params import PathId
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service.csvfiles import CsvProblem
@@ -162,7 +163,7 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
 
 
 @router.get("/searches/{search_id}", summary="A search and its evidence")
-async def get_search(search_id: int, request: Request, principal: Caller) -> JSONResponse:
+async def get_search(search_id: PathId, request: Request, principal: Caller) -> JSONResponse:
     return await _search_answer(request, principal, search_id)
 
 
@@ -215,7 +216,7 @@ async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @router.get("/contacts/{contact_id}", summary="A contact with its evidence")
-async def get_contact(contact_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     contact = await store.get_contact(services(request).db, principal.org_id, contact_id)
     if contact is None:
         raise NotFound("No such contact.")

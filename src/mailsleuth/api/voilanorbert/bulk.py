@@ -29,6 +29,7 @@ from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_MASSIVES
 from mailsleuth.api.bodies import Fields, read_upload_fields
 from mailsleuth.api.bodylimit import Allowance
+from mailsleuth.api.params import Offset, PathId, parse_id
 from mailsleuth.api.voilanorbert.routes import PREFIX, tolerant_routes
 from mailsleuth.service.csvfiles import SafeWriter
 from mailsleuth.jobs import bulk
@@ -75,7 +76,7 @@ def _hours(fields: Fields, name: str, problems: uploads.Problems) -> int | None:
     value = _text(fields, name)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 6:
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
         problems.add(name, "Enter a whole number of hours.")
         return None
     return int(value)
@@ -303,7 +304,7 @@ def _filename(url: str) -> str:
 
 
 @route("GET", "/massives/", summary="List bulk files")
-async def list_massives(request: Request, principal: Caller, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+async def list_massives(request: Request, principal: Caller, offset: Offset = 0, limit: Offset = 100) -> dict[str, Any]:
     """Newest first; `offset` and `limit` (at most 1000) page through them."""
     if offset < 0 or not 0 < limit <= 1000:
         raise ServiceError("offset must be >= 0 and limit between 1 and 1000.", field="limit")
@@ -313,13 +314,13 @@ async def list_massives(request: Request, principal: Caller, offset: int = 0, li
 
 
 @route("GET", "/massives/{massive_id}", summary="Retrieve a massive")
-async def get_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     job = await _massive(request, principal, massive_id)
     return massive_json(job, await accounts(request, principal, [job]))
 
 
 @route("DELETE", "/massives/{massive_id}", summary="Remove a massive", status_code=204)
-async def delete_massive(massive_id: int, request: Request, principal: Caller) -> Response:
+async def delete_massive(massive_id: PathId, request: Request, principal: Caller) -> Response:
     """`recursive=true` (form, JSON or query) also removes the massive's list and its contacts."""
     await _massive(request, principal, massive_id)
     fields = await read_upload_fields(request, files=())
@@ -337,20 +338,20 @@ async def _changed(request: Request, principal: Principal, job: Job | None) -> d
 
 
 @route("PUT", "/massives/{massive_id}/pause", summary="Pause a massive")
-async def pause_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def pause_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     return await _changed(request, principal, await bulk.pause_job(services(request).db, principal.org_id, massive_id))
 
 
 @route("PUT", "/massives/{massive_id}/resume", summary="Resume a paused massive")
-async def resume_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def resume_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     rt = services(request).runtime
     return await _changed(request, principal, await bulk.resume_job(rt.db, principal.org_id, massive_id, runtime=rt))
 
 
 @route("PUT", "/massives/{massive_id}/rerun", summary="Set the rerun frequency")
-async def set_rerun(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def set_rerun(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     fields = await read_upload_fields(request, files=())
     problems = uploads.Problems()
@@ -362,7 +363,7 @@ async def set_rerun(massive_id: int, request: Request, principal: Caller) -> dic
 
 
 @route("DELETE", "/massives/{massive_id}/rerun", summary="Stop re-running a massive")
-async def reset_rerun(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def reset_rerun(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     return await _changed(request, principal, await bulk.set_rerun(services(request).db, principal.org_id, massive_id, None))
 
@@ -377,8 +378,8 @@ async def download_massive(key: str, request: Request) -> Response:
     """No API key: the unguessable token in the URL is the credential (see the module docstring)."""
     db = services(request).db
     org, _, token = key.partition(".")
-    valid = org.isdigit() and len(org) < 19 and 0 < len(token) <= 64
-    job = await bulk.get_job(db, int(org), token=token) if valid else None
+    org_id = parse_id(org)
+    job = await bulk.get_job(db, org_id, token=token) if org_id is not None and 0 < len(token) <= 64 else None
     if job is None or job.kind != JobKind.MASSIVE:
         raise NotFound(_NOT_FOUND)
     return download_response(job, db, f"{token}-result.csv")
