@@ -93,7 +93,7 @@ def body_doc(model: type[BaseModel], *, form: bool = True) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}}
 
 
-def _required(value: str) -> str:
+def required(value: str) -> str:
     if not value.strip():
         raise ValueError(REQUIRED)
     return value
@@ -103,7 +103,7 @@ def blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Text = Annotated[str, AfterValidator(_required)]
+Text = Annotated[str, AfterValidator(required)]
 """A required string; blank counts as missing ("This field is required.")."""
 OptionalText = Annotated[str | None, BeforeValidator(blank_is_none)]
 OptionalInt = Annotated[int | None, BeforeValidator(blank_is_none)]

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from mailsleuth.service import crawling, intelligence
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.params import BodyInt, PathId
-from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields
+from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_SEARCH_DOMAIN, VN_SEARCH_NAME
 from mailsleuth.service import companies, search
@@ -241,7 +241,7 @@ LIST_NAME_LENGTH = 300  # the lists.name column
 
 
 class ListName(BaseModel):
-    name: Annotated[Text, Field(max_length=LIST_NAME_LENGTH)]
+    name: Annotated[str, Field(max_length=LIST_NAME_LENGTH), AfterValidator(required)]
 
 
 class ListUpdate(BaseModel):
