@@ -110,3 +110,15 @@ async def test_unexpected_errors_get_the_dialect_500(path: str, expected: dict) 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=Failsafe(_boom)), base_url="http://t") as client:
         answer = await client.get(path)
     assert (answer.status_code, json.loads(answer.content)) == (500, expected)
+
+
+def test_people_csv_is_utf8_or_refused_and_names_refuse_bidi_overrides(api_server: ApiServer) -> None:
+    tenant = api_server.tenant()
+    latin1 = "full_name,company\nZoé Ménard,acme.test\n".encode("latin-1")
+    with api_server.client(headers={"X-API-KEY": tenant.key}) as client:
+        refused = client.post("/v1/people", content=latin1, headers={"content-type": "text/csv"})
+        bidi = client.post("/v1/people", json=[{"full_name": "Jane \u202eeoD", "company": "acme.test"}])
+    message = 'The file is not UTF-8 encoded (byte 0xe9 on line 2). Save it as "CSV UTF-8" and send it again.'
+    assert (refused.status_code, refused.json()) == (400, {"code": 400, "error": message, "field": "people"})
+    assert bidi.status_code == 200
+    assert bidi.json()["errors"] == [{"line": 1, "error": "name: contains control characters or bidirectional overrides"}]

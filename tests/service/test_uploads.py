@@ -163,12 +163,13 @@ def test_bad_encoding_far_into_a_large_file() -> None:
 
 
 def test_empty_cells_and_control_characters() -> None:
-    content = "Ned,Stark,stark.test,S\n,,stark.test,S\nArya,Stark,,\nJon,Sn\x07ow,stark.test,S\n"
+    content = "Ned,Stark,stark.test,S\n,,stark.test,S\nArya,Stark,,\nJon,Sn\x07ow,stark.test,S\nSansa,\u202ekratS,stark.test,S\n"
     assert problems(content) == {
         "content": [
             "Line 2: the name is empty.",
             "Line 3: the domain and company is empty.",
-            "Line 4: the name contains a control character.",
+            "Line 4: the name contains a control character or a bidirectional override.",
+            "Line 5: the name contains a control character or a bidirectional override.",
         ]
     }
 

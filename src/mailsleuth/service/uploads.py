@@ -28,7 +28,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from mailsleuth.service.csvfiles import ADDRESS_COLUMNS
+from mailsleuth.service.csvfiles import ADDRESS_COLUMNS, not_utf8
+from mailsleuth.service.inputs import unsafe
 from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
 from mailsleuth.engine.egress import Egress, EgressRefused, ResponseTooLarge, UnsafeTarget, check_url
 
@@ -159,19 +160,15 @@ def _clean_cell(value: str) -> str:
 
 
 def _bad_cell(value: str, what: str, line: int) -> str | None:
-    if _CONTROL.search(value):
-        return f"Line {line}: the {what} contains a control character."
+    if unsafe(value):
+        return f"Line {line}: the {what} contains a control character or a bidirectional override."
     if len(value) > MAX_CELL:
         return f"Line {line}: the {what} is longer than {MAX_CELL} characters."
     return None
 
 
 def _decode_problem(spool: Spool) -> str:
-    line, byte = spool.first_invalid_utf8()
-    return (
-        f"The file is not UTF-8 encoded (byte 0x{byte:02x} on line {line}). "
-        "Save it as \"CSV UTF-8\" and send it again."
-    )
+    return not_utf8(*spool.first_invalid_utf8())
 
 
 # --- massives ------------------------------------------------------------------------------------
@@ -552,7 +549,7 @@ def _lg_person(index: int, item: Any) -> LgPerson:
             value = ""  # required by the schema, but the vendor's own example sends ""
         if not isinstance(value, str) or (key != "middle" and not value.strip()):
             raise ServiceError(f"data[{index}]: {label} is required")
-        if _CONTROL.search(value) or len(value) > MAX_CELL:
+        if unsafe(value) or len(value) > MAX_CELL:
             raise ServiceError(f"data[{index}]: {label} contains a control character or is too long")
         values[key] = value.strip()
     return LgPerson(**values)

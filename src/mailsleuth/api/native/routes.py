@@ -28,7 +28,7 @@ from mailsleuth.api.bodylimit import Allowance
 from mailsleuth.api.params import PathId
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
-from mailsleuth.service.csvfiles import CsvProblem
+from mailsleuth.service.csvfiles import CsvProblem, decode_utf8
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
 from mailsleuth.service.verification import get_verification as find_verification
@@ -243,7 +243,7 @@ async def import_people(request: Request, principal: Caller, default_region: str
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type in ("text/csv", "application/csv"):
-            text = raw.decode("utf-8-sig", errors="replace")
+            text = decode_utf8(raw)
             parsed = people.parse_people_csv(io.StringIO(text, newline=""), default_region=default_region)
         else:
             data = json.loads(raw or b"null")
