@@ -122,3 +122,13 @@ def test_people_csv_is_utf8_or_refused_and_names_refuse_bidi_overrides(api_serve
     assert (refused.status_code, refused.json()) == (400, {"code": 400, "error": message, "field": "people"})
     assert bidi.status_code == 200
     assert bidi.json()["errors"] == [{"line": 1, "error": "name: contains control characters or bidirectional overrides"}]
+
+
+@pytest.mark.parametrize("email", ["jane@-bad-.test", "jane@acme..test", "jane@" + "a" * 300 + ".test", "jane@acme.test\x00", "@", "jane@[127.0.0.1]"])
+def test_enrich_with_a_bad_address_is_a_400(api_server: ApiServer, email: str) -> None:
+    tenant = api_server.tenant()
+    api_server.call(store.add_credits, tenant.org_id, "enrich", 3)
+    with api_server.client(headers={"X-API-KEY": tenant.key}) as client:
+        answer = client.get("/v1/enrich", params={"email": email})
+    assert answer.status_code == 400 and answer.json()["code"] == 400 and answer.json()["field"] == "email"
+    assert api_server.call(store.balance, tenant.org_id, CreditKind.ENRICH) == 3

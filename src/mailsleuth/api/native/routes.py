@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from mailsleuth.service import intelligence, people
 
 from mailsleuth.engine import patterns
+from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, parse_address
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
@@ -227,6 +228,10 @@ async def get_contact(contact_id: PathId, request: Request, principal: Caller) -
 async def enrich(email: str, request: Request, principal: Caller) -> dict[str, Any]:
     """1 enrich credit: the verdict with its evidence, the person (name, title, LinkedIn, phone) when
     known or inferable, the company's facts and the pages the address was seen on."""
+    try:  # an address that cannot exist is the caller's mistake: a 400, and nothing charged
+        parse_address(email.strip())
+    except (InvalidAddress, InvalidDomain) as exc:
+        raise ServiceError(str(exc), field="email") from None
     rt = services(request).runtime
     if await store.balance(rt.db, principal.org_id, CreditKind.ENRICH) <= 0:
         raise PaymentRequired("No enrich credits left.")
