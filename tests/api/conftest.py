@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,17 +85,26 @@ def _serve(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thr
 def api_server(world_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     path = Path(tmp_path_factory.mktemp("api")) / "mailsleuth.db"
     settings = world_settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{path}"})
-    app = create_app(settings, webhook_interval=WEBHOOK_INTERVAL, webhook_poll=0.05)
+    with serving(settings, webhook_interval=WEBHOOK_INTERVAL) as server:
+        yield server
+
+
+@contextmanager
+def serving(settings: Settings, **options: Any) -> Iterator[ApiServer]:
+    """The app for `settings` on a free loopback port, in a thread, until the block ends."""
+    app = create_app(settings, webhook_poll=0.05, **options)
     # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else Nagle + delayed
     # ACK add ~40 ms to every response)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server, thread = _serve(app, sock)
     host, port = sock.getsockname()
-    yield ApiServer(f"http://{host}:{port}", settings)
-    server.should_exit = True
-    thread.join(timeout=20)
-    sock.close()
+    try:
+        yield ApiServer(f"http://{host}:{port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
 
 
 @pytest.fixture

@@ -86,6 +86,7 @@ def test_objects_limit_counts_objects_and_refuses_whole_batches(api_server: ApiS
         too_many = submit(client, {"data": [person] * 6000})
         assert too_many.status_code == 403
         assert too_many.json()["status"] == 403 and "6000" in too_many.json()["error"]
+        assert 1 <= int(too_many.headers["Retry-After"]) <= 3600
         small = submit(client, {"data": [person] * 3})
         assert small.status_code == 202 and small.headers["X-RateLimit-Remaining"] == "4997"
         over = submit(client, {"data": [person] * 4998})

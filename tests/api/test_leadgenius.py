@@ -109,9 +109,11 @@ def test_bad_key_and_rate_limit_are_403(api_server: ApiServer, tenant: Tenant) -
                 r = client.request(method, path, headers=headers, content=b"{}")
                 assert r.status_code == 403, (method, path, headers)
                 assert r.json()["status"] == 403 and "X-RateLimit-Remaining" in r.headers
+                assert "Retry-After" not in r.headers  # a bad key is no rate limit
     with lg(api_server, api_server.tenant()) as client:
-        statuses = [client.get("/emailguess/v1/status/1").status_code for _ in range(301)]
-    assert statuses[:300] == [404] * 300 and statuses[300] == 403
+        answers = [client.get("/emailguess/v1/status/1") for _ in range(301)]
+    assert [a.status_code for a in answers[:300]] == [404] * 300 and answers[300].status_code == 403
+    assert "Retry-After" not in answers[299].headers and 1 <= int(answers[300].headers["Retry-After"]) <= 60
 
 
 def _job(status: JobStatus, **result: object) -> Search:

@@ -275,6 +275,7 @@ def test_too_many_requests_is_429(api_server: ApiServer, tenant: Tenant) -> None
         "code": 429, "error": "Too many requests in the allowed time frame (120 requests per minute)"
     }
     assert blocked.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
     other = api_server.tenant()  # limits are per key
     with vn(api_server, other) as client:
         assert client.get(f"{BASE}/organization/credits").status_code == 200

@@ -27,7 +27,7 @@ from mailsleuth.engine.crawl import (
 from mailsleuth.engine.domains import InvalidDomain
 from mailsleuth.engine.names import parse_name
 from mailsleuth.engine.patterns import Convention, candidates
-from mailsleuth.engine.verify import is_public_address
+from mailsleuth.engine.egress import is_public_address
 from tests.webworld import Response, WebWorld, html, huge, plain, raw, redirect
 
 PUBLIC_STAND_IN = "127.0.0.2"  # the web world's main address, treated as public where a test says so

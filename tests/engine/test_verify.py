@@ -10,7 +10,8 @@ import pytest
 from mailsleuth.config import Settings
 from mailsleuth.engine.dns import MailRoute, RouteStatus
 from mailsleuth.engine.results import ReplyKind, SmtpReply, Verdict
-from mailsleuth.engine.verify import Outcome, Verifier, grade, grade_route, is_public_address
+from mailsleuth.engine.egress import is_public_address
+from mailsleuth.engine.verify import Outcome, Verifier, grade, grade_route
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
 

@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from mailsleuth import store
+from mailsleuth.config import Settings
+from mailsleuth.engine.egress import Egress
 from mailsleuth.jobs.webhooks import SIGNATURE_HEADER, WebhookDispatcher, retry_delay, sign
 from tests.api.receiver import WebhookReceiver
 
@@ -21,6 +23,11 @@ INTERVAL = 0.2
 
 async def _no_dns(host: str) -> tuple[str, ...]:
     raise AssertionError(f"no name should be resolved here, got {host}")
+
+
+def _client(*, allow_private: bool) -> httpx.AsyncClient:
+    egress = Egress.from_settings(Settings(allow_private_networks=allow_private), _no_dns)
+    return egress.client(max_response_bytes=65536, deadline=5.0)
 
 
 @pytest.fixture
@@ -39,8 +46,8 @@ async def _wait_for(check, timeout: float = 10.0) -> None:
 
 
 async def _running(db: store.Database) -> tuple[WebhookDispatcher, asyncio.Task, httpx.AsyncClient]:
-    client = httpx.AsyncClient(trust_env=False)
-    dispatcher = WebhookDispatcher(db, client=client, resolve=_no_dns, allow_private=True, interval=INTERVAL, poll=0.02)
+    client = _client(allow_private=True)
+    dispatcher = WebhookDispatcher(db, client=client, interval=INTERVAL, poll=0.02)
     return dispatcher, asyncio.create_task(dispatcher.run()), client
 
 
@@ -90,8 +97,8 @@ async def test_delivered_on_a_retry_is_not_sent_again_and_is_signed(db: store.Da
 
 async def test_private_target_is_refused_at_delivery(db: store.Database) -> None:
     org = await store.create_org(db, "hooks3")
-    client = httpx.AsyncClient(trust_env=False)
-    dispatcher = WebhookDispatcher(db, client=client, resolve=_no_dns, allow_private=False, interval=INTERVAL)
+    client = _client(allow_private=False)
+    dispatcher = WebhookDispatcher(db, client=client, interval=INTERVAL)
     try:
         with WebhookReceiver() as receiver:
             await dispatcher.enqueue(org.id, receiver.url, {"id": 3}, key="k-private", job_id=None)

@@ -1,5 +1,7 @@
 import asyncio
+import os
 import sqlite3
+import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from alembic.script import ScriptDirectory
 
+from mailsleuth import store
 from mailsleuth.store import Database, models
 from mailsleuth.store.db import alembic_config
 
@@ -179,3 +182,17 @@ def test_a_built_package_migrates_without_the_source_tree(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+async def test_a_new_database_and_its_wal_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "private.db"
+    previous = os.umask(0o022)  # the usual umask, which would give 0644
+    try:
+        db = store.Database(f"sqlite+aiosqlite:///{path}")
+        await db.migrate()
+        await store.create_org(db, "secretive")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        await db.dispose()
+    finally:
+        os.umask(previous)
+    assert modes == {"private.db": 0o600, "private.db-wal": 0o600, "private.db-shm": 0o600}

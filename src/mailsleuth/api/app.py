@@ -19,6 +19,8 @@ from mailsleuth.api.native import routes as native
 from mailsleuth.api.voilanorbert import bulk as voilanorbert_bulk
 from mailsleuth.api.voilanorbert import routes as voilanorbert
 from mailsleuth.api.auth import RateLimitHeaders
+from mailsleuth.api.bodylimit import BodyLimit
+from mailsleuth.api.failsafe import Failsafe
 from mailsleuth.api.ratelimit import RateLimiter, storage_uri
 from mailsleuth.api.services import Services
 from mailsleuth.config import Settings, get_settings
@@ -69,6 +71,8 @@ def create_app(
 
     app = FastAPI(title="mailsleuth", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(BodyLimit, allowances=(voilanorbert_bulk.BODY_ALLOWANCE, native.BODY_ALLOWANCE))
+    app.add_middleware(Failsafe)  # added last: the outermost of ours, inside Starlette's server-error one
     app.add_exception_handler(ServiceError, errors.api_error_handler)
     app.add_exception_handler(InvalidFilter, errors.invalid_filter_handler)
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)

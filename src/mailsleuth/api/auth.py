@@ -64,16 +64,20 @@ def presented_key(dialect: Dialect, request: Request) -> str | None:
 
 
 def rate_headers(dialect: Dialect, decision: RateDecision, now: float) -> dict[str, str]:
-    """Kaspr reports the reset as milliseconds until reset; the others as epoch seconds."""
+    """Kaspr reports the reset as milliseconds until reset; the others as epoch seconds. A refused
+    request (429, or LeadGenius's 403) also gets Retry-After: whole seconds until the window resets."""
     if dialect is Dialect.KASPR:
         reset = str(max(0, round((decision.reset_at - now) * 1000)))
     else:
         reset = str(math.ceil(decision.reset_at))
-    return {
+    headers = {
         "X-RateLimit-Limit": str(decision.limit),
         "X-RateLimit-Remaining": str(max(0, decision.remaining)),
         "X-RateLimit-Reset": reset,
     }
+    if not decision.allowed:
+        headers["Retry-After"] = str(max(1, math.ceil(decision.reset_at - now)))
+    return headers
 
 
 def services(request: Request) -> Services:

@@ -2,10 +2,10 @@
 
 Hunter-style sourcing: the homepage, then the pages that usually list people (contact, team, about,
 imprint, press...) found through links and the sitemap, within a page budget. Every request goes
-through :class:`_GuardedTransport`, which resolves the host itself, refuses private targets (unless
-``settings.allow_private_networks``) and connects to the address it checked, so no hop of a redirect
-chain and no DNS answer can steer the crawler into a private network. Bodies are streamed and cut at
-``max_page_bytes``. Extraction (:func:`extract_page`) and history keeping (:func:`merge_sources`) are pure.
+through the egress transport (:mod:`mailsleuth.engine.egress`), which resolves the host itself, refuses
+private targets (unless ``settings.allow_private_networks``) and connects to the address it checked, so
+no hop of a redirect chain and no DNS answer can steer the crawler into a private network. Bodies are
+streamed and cut at ``max_page_bytes``. Extraction (:func:`extract_page`) and history keeping (:func:`merge_sources`) are pure.
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ import asyncio
 import codecs
 import heapq
 import html
-import ipaddress
 import re
-import ssl
 import zlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from enum import StrEnum
-from functools import cache
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import certifi
 import httpx
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -36,7 +32,7 @@ from mailsleuth.engine.dns import Resolver
 from mailsleuth.engine.domains import InvalidAddress, is_role, normalise_domain, parse_address
 from mailsleuth.engine.names import InvalidName, PersonName, is_first_name, parse_name
 from mailsleuth.engine.patterns import Convention, match_patterns
-from mailsleuth.engine.verify import is_public_address
+from mailsleuth.engine.egress import Egress, EgressRefused, is_public_address
 
 __all__ = [
     "USER_AGENT",
@@ -530,46 +526,6 @@ def learn_from_crawl(result: CrawlResult, convention: Convention) -> int:
 # --- the wire ------------------------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    def __init__(self, skip: Skip, detail: str) -> None:
-        super().__init__(detail)
-        self.skip = skip
-
-
-@cache
-def _tls_context() -> ssl.SSLContext:
-    """Certificate verification with certifi's roots, built once: loading them costs ~0.1 s."""
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-class _GuardedTransport(httpx.AsyncBaseTransport):
-    """Resolve, check, then connect to the checked address (no second lookup to rebind)."""
-
-    def __init__(self, resolve: Resolve, allowed: Callable[[str], bool]) -> None:
-        self._resolve = resolve
-        self._allowed = allowed
-        self._inner = httpx.AsyncHTTPTransport(retries=0, verify=_tls_context())
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        try:
-            ipaddress.ip_address(host)
-            addresses: Sequence[str] = (host,)
-        except ValueError:
-            addresses = await self._resolve(host)
-        if not addresses:
-            raise _Refused(Skip.NOT_FOUND, f"{host} does not resolve")
-        refused = [ip for ip in addresses if not self._allowed(ip)]
-        if refused:  # one private answer is enough: a mixed answer is how rebinding attacks start
-            raise _Refused(Skip.PRIVATE, f"{host} resolves to {refused[0]}")
-        request.url = request.url.copy_with(host=addresses[0])  # the Host header keeps the name
-        request.extensions = {**request.extensions, "sni_hostname": host}
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 class _FetchError(Exception):
     def __init__(self, skip: Skip, detail: str = "", *, final_url: str | None = None, status: int | None = None) -> None:
         super().__init__(detail or skip.value)
@@ -646,9 +602,9 @@ class _Fetcher:
                             raise _FetchError(Skip.NOT_HTML, content_type, final_url=current, status=200)
                         data, truncated = await _read_limited(response, limit)
                         return _Body(current, 200, content_type, response.charset_encoding, data, truncated)
-            except _Refused as exc:
-                raise _FetchError(exc.skip, str(exc), final_url=current) from None
-            except TimeoutError:
+            except EgressRefused as exc:
+                raise _FetchError(Skip(exc.reason), str(exc), final_url=current) from None
+            except (TimeoutError, httpx.TimeoutException):
                 raise _FetchError(Skip.TIMEOUT, final_url=current) from None
             except httpx.InvalidURL as exc:
                 raise _FetchError(Skip.BAD_URL, str(exc), final_url=current) from None
@@ -813,9 +769,13 @@ async def crawl_domain(
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in user_agent):
         raise ValueError("user_agent must not contain control characters")
     resolve = resolve or Resolver.from_settings(settings).addresses
-    transport = _GuardedTransport(resolve, lambda ip: settings.allow_private_networks or is_public(ip))
+    egress = Egress(resolve, lambda ip: settings.allow_private_networks or is_public(ip))
     headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, identity", "Accept": "text/html,*/*;q=0.5"}
-    async with httpx.AsyncClient(transport=transport, headers=headers, timeout=timeout, follow_redirects=False) as client:
+    # The crawler truncates bodies itself at max_page_bytes (decompressed); the transport's cap is
+    # the backstop on raw bytes, so it sits well above what a truncated read can take.
+    client = egress.client(max_response_bytes=2 * max_page_bytes + 65536, deadline=timeout,
+                           headers=headers, timeout=timeout, follow_redirects=False)
+    async with client:
         crawl = _Crawl(domain, _Fetcher(client, timeout=timeout), budget=page_budget, limit=max_page_bytes, clock=clock)
         netloc = domain if port is None else f"{domain}:{port}"
         schemes = ("https", "http") if scheme == "https" else (scheme,)

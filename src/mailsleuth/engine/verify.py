@@ -9,7 +9,6 @@ transactions instead of each opening its own. Grading is a pure function of what
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import secrets
 import time
 from collections import deque
@@ -21,6 +20,7 @@ from mailsleuth.engine import domains
 from mailsleuth.config import Settings
 from mailsleuth.engine.pipeline import ordered_map
 from mailsleuth.engine.dns import MailRoute, Resolver, RouteStatus
+from mailsleuth.engine.egress import is_public_address
 from mailsleuth.engine.politeness import HostCoolingDown, Politeness, Session
 from mailsleuth.engine.results import ReplyKind, SmtpReply, Verdict, VerifyResult
 from mailsleuth.engine.smtp import ProbeError, SmtpSession
@@ -75,12 +75,6 @@ def grade(
 def grade_route(route: MailRoute) -> tuple[Verdict, str] | None:
     """The verdict a domain's mail route settles on its own (no SMTP needed), if any."""
     return _ROUTE_VERDICTS.get(route.status)
-
-
-def is_public_address(ip: str) -> bool:
-    """Whether an outgoing connection to ``ip`` is allowed without the private-network setting."""
-    address = ipaddress.ip_address(ip)
-    return address.is_global and not address.is_multicast
 
 
 @dataclass

@@ -12,9 +12,8 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from mailsleuth.config import Settings
+from mailsleuth.engine.egress import Egress
 from mailsleuth.jobs.webhooks import WebhookDispatcher
 from mailsleuth.store import Database
 from mailsleuth.engine.verify import Verifier
@@ -24,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_TIMEOUT = 10.0  # seconds for one delivery, connect to last byte
+WEBHOOK_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is not read, only its status; this bounds any read
 
 
 class Runtime:
@@ -44,12 +44,13 @@ class Runtime:
         self.settings = settings
         self.db = db
         self.verifier = verifier or Verifier(settings)
-        self.http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, trust_env=False)
+        self.egress = Egress.from_settings(settings, resolve=self.verifier.resolver.addresses)
+        self.http = self.egress.client(
+            max_response_bytes=WEBHOOK_RESPONSE_BYTES, deadline=WEBHOOK_TIMEOUT, timeout=WEBHOOK_TIMEOUT
+        )
         self.webhooks = WebhookDispatcher(
             db,
             client=self.http,
-            resolve=self.verifier.resolver.addresses,
-            allow_private=settings.allow_private_networks,
             interval=webhook_interval,
             poll=webhook_poll,
         )

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import IO
 
 ADDRESS_COLUMNS = ("email", "address", "mail", "e-mail", "email_address")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet starts a formula with, fullwidth forms included (some evaluate those too).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 class CsvProblem(ValueError):
@@ -27,9 +28,24 @@ class Table:
 
 
 def neutralise(value: object) -> str:
-    """Prefix cells a spreadsheet would evaluate as a formula (OWASP CSV injection)."""
+    """Prefix cells a spreadsheet would evaluate as a formula (OWASP CSV injection); spreadsheets
+    skip leading blanks before the formula sign, so the test does too."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if text.startswith(FORMULA_PREFIXES) or text.lstrip().startswith(FORMULA_PREFIXES) else text
+
+
+def not_utf8(line: int, byte: int) -> str:
+    """The one message for an input that is not UTF-8, wherever a CSV comes in."""
+    return f'The file is not UTF-8 encoded (byte 0x{byte:02x} on line {line}). Save it as "CSV UTF-8" and send it again.'
+
+
+def decode_utf8(raw: bytes) -> str:
+    """A CSV body as text: UTF-8 with or without a BOM, else a CsvProblem naming the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        raise CsvProblem(not_utf8(raw.count(b"\n", 0, start) + 1, raw[start])) from None
 
 
 def find_column(header: Sequence[str], wanted: str | None, defaults: Sequence[str], what: str) -> int:

@@ -25,6 +25,7 @@ from mailsleuth.engine import domains
 
 from mailsleuth import store
 from mailsleuth.service.csvfiles import CsvProblem, read_header
+from mailsleuth.service.inputs import unsafe
 from mailsleuth.engine.names import InvalidName, PersonName, parse_name
 from mailsleuth.engine.patterns import Convention
 from mailsleuth.store import Database
@@ -116,8 +117,8 @@ class ImportReport:
 
 def _text(value: object, what: str, limit: int = 300) -> str | None:
     text = " ".join(str(value if value is not None else "").split()) if value is not None else ""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in str(value or "")):
-        raise PersonError(f"{what}: contains control characters")
+    if unsafe(str(value or "")):
+        raise PersonError(f"{what}: contains control characters or bidirectional overrides")
     if len(text) > limit:
         raise PersonError(f"{what}: longer than {limit} characters")
     return text or None

@@ -9,8 +9,8 @@ Encoding: inputs must be UTF-8 (a BOM is allowed). A file that is not is refused
 says how to fix it, rather than decoded as Latin-1: a wrong guess would silently turn names into
 mojibake and search for addresses that cannot exist.
 
-The only network access is `fetch_upload` (massives' `file_url`), with the HTTP client and resolver
-injected; every hop of it is checked against the trust boundaries (`jobs.targets`).
+The only network access is `fetch_upload` (massives' `file_url`), through the egress transport given
+(`engine.egress`): every hop is resolved once, checked and connected to at the checked address.
 """
 
 from __future__ import annotations
@@ -21,23 +21,17 @@ import csv
 import io
 import re
 import tempfile
-from collections.abc import (
-    AsyncIterable,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-)
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urljoin
 
 import httpx
 
-from mailsleuth.service.csvfiles import ADDRESS_COLUMNS
+from mailsleuth.service.csvfiles import ADDRESS_COLUMNS, not_utf8
+from mailsleuth.service.inputs import unsafe
 from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
-from mailsleuth.engine.egress import UnsafeTarget, check_target
+from mailsleuth.engine.egress import Egress, EgressRefused, ResponseTooLarge, UnsafeTarget, check_url
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 TOO_LARGE = "Please provide a file size lower than 100Mb. If you need more, please contact us."
@@ -48,8 +42,6 @@ SPOOL_IN_MEMORY = 1024 * 1024  # bytes kept in memory before the spool moves to 
 FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 FETCH_DEADLINE = 300.0  # seconds for a whole file_url download
 MAX_REDIRECTS = 5
-
-Resolve = Callable[[str], Awaitable[tuple[str, ...]]]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ADDRESS_SEPARATORS = re.compile(r"[\s,;]+")
@@ -168,19 +160,15 @@ def _clean_cell(value: str) -> str:
 
 
 def _bad_cell(value: str, what: str, line: int) -> str | None:
-    if _CONTROL.search(value):
-        return f"Line {line}: the {what} contains a control character."
+    if unsafe(value):
+        return f"Line {line}: the {what} contains a control character or a bidirectional override."
     if len(value) > MAX_CELL:
         return f"Line {line}: the {what} is longer than {MAX_CELL} characters."
     return None
 
 
 def _decode_problem(spool: Spool) -> str:
-    line, byte = spool.first_invalid_utf8()
-    return (
-        f"The file is not UTF-8 encoded (byte 0x{byte:02x} on line {line}). "
-        "Save it as \"CSV UTF-8\" and send it again."
-    )
+    return not_utf8(*spool.first_invalid_utf8())
 
 
 # --- massives ------------------------------------------------------------------------------------
@@ -561,7 +549,7 @@ def _lg_person(index: int, item: Any) -> LgPerson:
             value = ""  # required by the schema, but the vendor's own example sends ""
         if not isinstance(value, str) or (key != "middle" and not value.strip()):
             raise ServiceError(f"data[{index}]: {label} is required")
-        if _CONTROL.search(value) or len(value) > MAX_CELL:
+        if unsafe(value) or len(value) > MAX_CELL:
             raise ServiceError(f"data[{index}]: {label} contains a control character or is too long")
         values[key] = value.strip()
     return LgPerson(**values)
@@ -573,33 +561,34 @@ def _lg_person(index: int, item: Any) -> LgPerson:
 async def fetch_upload(
     url: str,
     *,
-    client: httpx.AsyncClient,
-    resolve: Resolve,
-    allow_private: bool,
+    egress: Egress,
     limit: int = MAX_UPLOAD_BYTES,
     deadline: float = FETCH_DEADLINE,
 ) -> Spool:
     """Download a massive's `file_url` into a spool, at most `limit` bytes, within `deadline` seconds.
 
-    Redirects are followed by hand so that every hop is checked against the trust boundaries.
+    Redirects are followed by hand (each hop goes through the egress transport, which checks it).
     Problems are field errors on `file_url`; a file over the limit is `UploadTooLarge`.
     """
+    # The raw cap sits above `limit` so the spool's own count (of decoded bytes) reports the size.
+    client = egress.client(max_response_bytes=limit + 65536, deadline=deadline, timeout=FETCH_TIMEOUT)
     try:
-        async with asyncio.timeout(deadline):
-            return await _fetch(url, client, resolve, allow_private, limit)
+        async with client, asyncio.timeout(deadline):
+            return await _fetch(url, client, limit)
     except TimeoutError:
         raise ServiceError("The file could not be downloaded in time.", field="file_url") from None
 
 
-async def _fetch(url: str, client: httpx.AsyncClient, resolve: Resolve, allow_private: bool, limit: int) -> Spool:
+async def _fetch(url: str, client: httpx.AsyncClient, limit: int) -> Spool:
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            await check_target(url, allow_private=allow_private, resolve=resolve)
+            check_url(url, allow_private=True)  # syntax here; where it resolves, in the transport
         except UnsafeTarget as exc:
             raise ServiceError(str(exc), field="file_url") from None
-        request = client.build_request("GET", url, timeout=FETCH_TIMEOUT)
         try:
-            response = await client.send(request, stream=True, follow_redirects=False)
+            response = await client.send(client.build_request("GET", url), stream=True, follow_redirects=False)
+        except EgressRefused as exc:
+            raise ServiceError(str(exc), field="file_url") from None
         except httpx.HTTPError as exc:
             raise ServiceError(f"The file could not be downloaded ({type(exc).__name__}).", field="file_url") from None
         try:
@@ -610,10 +599,12 @@ async def _fetch(url: str, client: httpx.AsyncClient, resolve: Resolve, allow_pr
             if response.status_code != 200:
                 raise ServiceError(f"The file could not be downloaded (HTTP {response.status_code}).", field="file_url")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise UploadTooLarge()
             try:
                 return await spool_stream(response.aiter_bytes(), limit)
+            except ResponseTooLarge:
+                raise UploadTooLarge() from None
             except httpx.HTTPError as exc:
                 raise ServiceError(
                     f"The file could not be downloaded ({type(exc).__name__}).", field="file_url"

@@ -143,9 +143,12 @@ def _text(field: str, value: str) -> str:
 
 def _integer(field: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value.strip()) if value.strip().isascii() else None
     except ValueError:
-        raise InvalidFilter(field, "must be an integer") from None
+        number = None
+    if number is None or not 0 <= number < 2**63:  # ids: what a BIGINT column can hold
+        raise InvalidFilter(field, "must be an integer")
+    return number
 
 
 def _integers(field: str, values: list[str] | None) -> list[int] | None:

@@ -10,6 +10,7 @@ PostgreSQL needs none of that and gets one ordinary engine.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,6 +41,8 @@ class Database:
             database = parsed.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
                 raise ValueError("an in-memory SQLite database cannot be shared by the reader and writer; use a file")
+            if not database.startswith("file:"):
+                _create_private(Path(database))
             self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
             self._reader = create_async_engine(url, echo=echo, pool_size=READ_POOL_SIZE, max_overflow=0)
             _configure_sqlite(self._writer, begin="BEGIN IMMEDIATE", read_only=False)
@@ -92,6 +95,15 @@ class Database:
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (it holds webhook secrets and key
+    hashes); SQLite gives the -wal and -shm files the same permissions as the database file."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def alembic_config(url: str) -> Config:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from mailsleuth.api.auth import guard, report_rate, services
 from mailsleuth.api.bodies import read_fields
+from mailsleuth.api.params import parse_id
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.leadgenius.routes import paid_verdicts
 from mailsleuth.api.ratelimit import LG_DEFAULT, Quota
@@ -71,8 +72,8 @@ async def submit_bulk(request: Request, principal: Submitter) -> JSONResponse:
 async def bulk_status(jobid: str, request: Request, principal: StatusCaller) -> JSONResponse:
     """The matches so far, how many people failed, the total, and whether the job is done."""
     db = services(request).db
-    valid = jobid.isdigit() and len(jobid) < 19
-    job = await bulk.get_job(db, principal.org_id, job_id=int(jobid)) if valid else None
+    job_id = parse_id(jobid)
+    job = await bulk.get_job(db, principal.org_id, job_id=job_id) if job_id is not None else None
     if job is None or job.kind != JobKind.LG_BULK:
         return JSONResponse(NOT_FOUND, status_code=404)
     matches = [

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from mailsleuth import store
+from mailsleuth.api.params import parse_id
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
 from mailsleuth.api.errors import Dialect
@@ -84,7 +85,8 @@ def answer(job: Search, email: str | None) -> tuple[int, dict[str, Any]]:
 async def status(jobid: str, request: Request, principal: Caller) -> JSONResponse:
     """200 with the address, 202 while the job runs, 404 when nothing was found."""
     db = services(request).db
-    job = await store.get_search(db, principal.org_id, int(jobid)) if jobid.isdigit() and len(jobid) < 19 else None
+    job_id = parse_id(jobid)
+    job = await store.get_search(db, principal.org_id, job_id) if job_id is not None else None
     if job is None or job.kind != "search":
         return JSONResponse(NOT_FOUND, status_code=404)
     contact = await store.get_contact(db, principal.org_id, job.contact_id) if job.contact_id else None

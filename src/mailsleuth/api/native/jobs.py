@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.errors import Dialect
+from mailsleuth.api.params import Limit, Offset, PathId, QueryId
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.api.voilanorbert.bulk import download_response
 from mailsleuth.jobs import bulk
@@ -24,8 +25,6 @@ from mailsleuth.store import Principal, Webhook, to_ms, to_ms_or_none
 router = APIRouter(prefix="/v1", tags=["native"])
 
 Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -87,19 +86,19 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="A bulk job and its progress")
-async def get_job(job_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_job(job_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     return job_json(await _job(request, principal, job_id))
 
 
 @router.post("/jobs/{job_id}/pause", summary="Stop claiming rows (rows in flight finish)")
-async def pause_job(job_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def pause_job(job_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _job(request, principal, job_id)
     job = await bulk.pause_job(services(request).db, principal.org_id, job_id)
     return job_json(job or await _job(request, principal, job_id))
 
 
 @router.post("/jobs/{job_id}/resume", summary="Continue a paused job")
-async def resume_job(job_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def resume_job(job_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _job(request, principal, job_id)
     rt = services(request).runtime
     job = await bulk.resume_job(rt.db, principal.org_id, job_id, runtime=rt)
@@ -107,14 +106,14 @@ async def resume_job(job_id: int, request: Request, principal: Caller) -> dict[s
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Stop a job for good (rows done so far stay downloadable)")
-async def cancel_job(job_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def cancel_job(job_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _job(request, principal, job_id)
     job = await bulk.cancel_job(services(request).db, principal.org_id, job_id)
     return job_json(job or await _job(request, principal, job_id))
 
 
 @router.delete("/jobs/{job_id}", summary="Delete a job and its rows", status_code=204)
-async def delete_job(job_id: int, request: Request, principal: Caller, recursive: bool = False) -> Response:
+async def delete_job(job_id: PathId, request: Request, principal: Caller, recursive: bool = False) -> Response:
     """`recursive=true` also deletes a massive's list and the contacts in it."""
     if not await bulk.delete_job(services(request).db, principal.org_id, job_id, recursive=recursive):
         raise NotFound("No such job.")
@@ -122,7 +121,7 @@ async def delete_job(job_id: int, request: Request, principal: Caller, recursive
 
 
 @router.get("/jobs/{job_id}/results", summary="The result file (CSV)")
-async def job_results(job_id: int, request: Request, principal: Caller) -> Response:
+async def job_results(job_id: PathId, request: Request, principal: Caller) -> Response:
     """The input columns, then the kind's result columns; 410 once the retention time has passed."""
     job = await _job(request, principal, job_id)
     return download_response(job, services(request).db, f"job-{job.id}-results.csv")
@@ -130,7 +129,7 @@ async def job_results(job_id: int, request: Request, principal: Caller) -> Respo
 
 @router.get("/webhooks/deliveries", summary="Webhook delivery history, newest first")
 async def deliveries(
-    request: Request, principal: Caller, job_id: int | None = None, offset: Offset = 0, limit: Limit = 100
+    request: Request, principal: Caller, job_id: QueryId = None, offset: Offset = 0, limit: Limit = 100
 ) -> dict[str, Any]:
     found = await store.list_webhooks(
         services(request).db, principal.org_id, job_id=job_id, offset=offset, limit=limit

@@ -20,13 +20,16 @@ from pydantic import BaseModel, Field
 from mailsleuth.service import intelligence, people
 
 from mailsleuth.engine import patterns
+from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, parse_address
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
+from mailsleuth.api.bodylimit import Allowance
+from mailsleuth.api.params import PathId
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
-from mailsleuth.service.csvfiles import CsvProblem
+from mailsleuth.service.csvfiles import CsvProblem, decode_utf8
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
 from mailsleuth.service.verification import get_verification as find_verification
@@ -47,6 +50,7 @@ Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
 
 MAX_WAIT = 120.0
 MAX_IMPORT_BYTES = 20_000_000
+BODY_ALLOWANCE = Allowance(("/v1/people",), MAX_IMPORT_BYTES)
 Wait = Field(20.0, ge=0, le=MAX_WAIT, description="seconds to wait for the answer; 0 answers at once")
 
 
@@ -160,7 +164,7 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
 
 
 @router.get("/searches/{search_id}", summary="A search and its evidence")
-async def get_search(search_id: int, request: Request, principal: Caller) -> JSONResponse:
+async def get_search(search_id: PathId, request: Request, principal: Caller) -> JSONResponse:
     return await _search_answer(request, principal, search_id)
 
 
@@ -213,7 +217,7 @@ async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @router.get("/contacts/{contact_id}", summary="A contact with its evidence")
-async def get_contact(contact_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     contact = await store.get_contact(services(request).db, principal.org_id, contact_id)
     if contact is None:
         raise NotFound("No such contact.")
@@ -224,6 +228,10 @@ async def get_contact(contact_id: int, request: Request, principal: Caller) -> d
 async def enrich(email: str, request: Request, principal: Caller) -> dict[str, Any]:
     """1 enrich credit: the verdict with its evidence, the person (name, title, LinkedIn, phone) when
     known or inferable, the company's facts and the pages the address was seen on."""
+    try:  # an address that cannot exist is the caller's mistake: a 400, and nothing charged
+        parse_address(email.strip())
+    except (InvalidAddress, InvalidDomain) as exc:
+        raise ServiceError(str(exc), field="email") from None
     rt = services(request).runtime
     if await store.balance(rt.db, principal.org_id, CreditKind.ENRICH) <= 0:
         raise PaymentRequired("No enrich credits left.")
@@ -237,12 +245,10 @@ async def import_people(request: Request, principal: Caller, default_region: str
     """A JSON list of people (or `{"people": [...]}`), or a CSV body (`Content-Type: text/csv`), with
     the columns of `mailsleuth import`. Valid rows are imported; bad ones come back with their line."""
     raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise ServiceError("Request body too large.", status=413)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type in ("text/csv", "application/csv"):
-            text = raw.decode("utf-8-sig", errors="replace")
+            text = decode_utf8(raw)
             parsed = people.parse_people_csv(io.StringIO(text, newline=""), default_region=default_region)
         else:
             data = json.loads(raw or b"null")

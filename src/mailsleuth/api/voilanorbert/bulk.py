@@ -1,8 +1,8 @@
 """VoilaNorbert bulk endpoints: massives, verifier and enrich uploads, as a translation over `jobs.bulk`.
 
 Inputs are checked in full by `mailsleuth.service.uploads` before `bulk.submit` is called, so a refused file
-never leaves a partial job. Bodies of up to 100 MB are read here (the shared body reader stops at
-1 MB), as JSON, urlencoded or multipart; the CSV itself is spooled to a temporary file.
+never leaves a partial job. Bodies of up to 100 MB are allowed here (`BODY_ALLOWANCE`; elsewhere 1 MB),
+as JSON, urlencoded or multipart, read by `api.bodies.read_upload_fields`, which spools them to disk.
 
 The massive's `result_file` (announced by the completion webhook) is
 `<this server>/2018-01-08/massives/download/<token>-result.csv`, the shape the vendor documents. It
@@ -17,12 +17,9 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from mailsleuth import store
 
@@ -30,7 +27,9 @@ from mailsleuth.service import uploads
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_MASSIVES
-from mailsleuth.api.bodies import json_object
+from mailsleuth.api.bodies import Fields, read_upload_fields
+from mailsleuth.api.bodylimit import Allowance
+from mailsleuth.api.params import Offset, PathId, parse_id
 from mailsleuth.api.voilanorbert.routes import PREFIX, tolerant_routes
 from mailsleuth.service.csvfiles import SafeWriter
 from mailsleuth.jobs import bulk
@@ -57,67 +56,12 @@ DOWNLOAD_PATH = PREFIX + "/massives/download/{key}-result.csv"
 _NOT_FOUND = "Page not found."
 _GONE = "The result file is no longer available (its retention time has passed)."
 
-Fields = dict[str, Any]  # str values, Spool for the file fields, JSON values as sent
+BODY_ALLOWANCE = Allowance(
+    (PREFIX + "/massives", PREFIX + "/verifier", PREFIX + "/enrich"), REQUEST_LIMIT, UploadTooLarge
+)
 
 
 route = tolerant_routes(router)
-
-
-# --- reading bodies of up to 100 MB ------------------------------------------------------------
-
-
-async def _limited(request: Request) -> AsyncIterator[bytes]:
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > REQUEST_LIMIT:
-            raise UploadTooLarge()
-        yield chunk
-
-
-async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fields:
-    """The body's fields; the ones named in `files` become spools (from a text field or a file part).
-
-    Text is kept byte-exact (invalid UTF-8 survives as surrogates) so the upload reader can report
-    a badly encoded file with its line instead of silently replacing characters.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > REQUEST_LIMIT:
-        raise UploadTooLarge()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        fields = await _multipart(request)
-    else:
-        raw = b"".join([chunk async for chunk in _limited(request)])
-        text = raw.decode("utf-8", errors="surrogateescape").strip()
-        fields = json_object(text) if content_type == "application/json" or text.startswith("{") else _urlencoded(text)
-    for name in files:
-        value = fields.get(name)
-        if isinstance(value, str):
-            fields[name] = Spool.of(value.encode("utf-8", errors="surrogateescape")) if value.strip() else None
-    return fields
-
-
-async def _multipart(request: Request) -> Fields:
-    parser = MultiPartParser(request.headers, _limited(request), max_part_size=MAX_UPLOAD_BYTES + 1)
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise ServiceError(f"Malformed multipart body: {exc}") from None
-    fields: Fields = {}
-    try:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                fields[key] = Spool.of(iter(lambda f=value.file: f.read(65536), b""))
-            else:
-                fields[key] = value
-    finally:
-        await form.close()
-    return fields
-
-
-def _urlencoded(text: str) -> Fields:
-    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"))
 
 
 def _text(fields: Fields, name: str) -> str | None:
@@ -132,7 +76,7 @@ def _hours(fields: Fields, name: str, problems: uploads.Problems) -> int | None:
     value = _text(fields, name)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 6:
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
         problems.add(name, "Enter a whole number of hours.")
         return None
     return int(value)
@@ -325,12 +269,7 @@ async def create_massive(request: Request, principal: MassiveCaller) -> dict[str
         if isinstance(content, Spool):
             spool, source, filename = content, "content", "upload.csv"
         else:
-            spool = await uploads.fetch_upload(
-                file_url or "",
-                client=rt.http,
-                resolve=rt.verifier.resolver.addresses,
-                allow_private=rt.settings.allow_private_networks,
-            )
+            spool = await uploads.fetch_upload(file_url or "", egress=rt.egress)
             source, filename = "file_url", _filename(file_url or "")
         parsed = uploads.read_massive(spool, columns, source=source)
         try:
@@ -365,7 +304,7 @@ def _filename(url: str) -> str:
 
 
 @route("GET", "/massives/", summary="List bulk files")
-async def list_massives(request: Request, principal: Caller, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+async def list_massives(request: Request, principal: Caller, offset: Offset = 0, limit: Offset = 100) -> dict[str, Any]:
     """Newest first; `offset` and `limit` (at most 1000) page through them."""
     if offset < 0 or not 0 < limit <= 1000:
         raise ServiceError("offset must be >= 0 and limit between 1 and 1000.", field="limit")
@@ -375,13 +314,13 @@ async def list_massives(request: Request, principal: Caller, offset: int = 0, li
 
 
 @route("GET", "/massives/{massive_id}", summary="Retrieve a massive")
-async def get_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     job = await _massive(request, principal, massive_id)
     return massive_json(job, await accounts(request, principal, [job]))
 
 
 @route("DELETE", "/massives/{massive_id}", summary="Remove a massive", status_code=204)
-async def delete_massive(massive_id: int, request: Request, principal: Caller) -> Response:
+async def delete_massive(massive_id: PathId, request: Request, principal: Caller) -> Response:
     """`recursive=true` (form, JSON or query) also removes the massive's list and its contacts."""
     await _massive(request, principal, massive_id)
     fields = await read_upload_fields(request, files=())
@@ -399,20 +338,20 @@ async def _changed(request: Request, principal: Principal, job: Job | None) -> d
 
 
 @route("PUT", "/massives/{massive_id}/pause", summary="Pause a massive")
-async def pause_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def pause_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     return await _changed(request, principal, await bulk.pause_job(services(request).db, principal.org_id, massive_id))
 
 
 @route("PUT", "/massives/{massive_id}/resume", summary="Resume a paused massive")
-async def resume_massive(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def resume_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     rt = services(request).runtime
     return await _changed(request, principal, await bulk.resume_job(rt.db, principal.org_id, massive_id, runtime=rt))
 
 
 @route("PUT", "/massives/{massive_id}/rerun", summary="Set the rerun frequency")
-async def set_rerun(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def set_rerun(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     fields = await read_upload_fields(request, files=())
     problems = uploads.Problems()
@@ -424,7 +363,7 @@ async def set_rerun(massive_id: int, request: Request, principal: Caller) -> dic
 
 
 @route("DELETE", "/massives/{massive_id}/rerun", summary="Stop re-running a massive")
-async def reset_rerun(massive_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def reset_rerun(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     return await _changed(request, principal, await bulk.set_rerun(services(request).db, principal.org_id, massive_id, None))
 
@@ -439,8 +378,8 @@ async def download_massive(key: str, request: Request) -> Response:
     """No API key: the unguessable token in the URL is the credential (see the module docstring)."""
     db = services(request).db
     org, _, token = key.partition(".")
-    valid = org.isdigit() and len(org) < 19 and 0 < len(token) <= 64
-    job = await bulk.get_job(db, int(org), token=token) if valid else None
+    org_id = parse_id(org)
+    job = await bulk.get_job(db, org_id, token=token) if org_id is not None and 0 < len(token) <= 64 else None
     if job is None or job.kind != JobKind.MASSIVE:
         raise NotFound(_NOT_FOUND)
     return download_response(job, db, f"{token}-result.csv")

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from mailsleuth.service import crawling, intelligence
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.bodies import OptionalInt, OptionalText, Text, body_doc, parse_body, read_fields
+from mailsleuth.api.params import BodyInt, PathId
+from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.ratelimit import VN_DEFAULT, VN_SEARCH_DOMAIN, VN_SEARCH_NAME
 from mailsleuth.service import companies, search
@@ -150,14 +151,14 @@ class SearchName(BaseModel):
     domain: OptionalText = None
     company: OptionalText = None
     webhook: OptionalText = None
-    list_id: OptionalInt = None
+    list_id: BodyInt = None
 
 
 class SearchDomain(BaseModel):
     domain: OptionalText = None
     company: OptionalText = None
-    list_id: OptionalInt = None
-    page: OptionalInt = None
+    list_id: BodyInt = None
+    page: BodyInt = None
 
 
 @route("POST", "/search/name", summary="Search a person's email", openapi_extra=body_doc(SearchName))
@@ -226,7 +227,7 @@ async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @route("GET", "/contacts/{contact_id}", summary="Get a contact")
-async def get_contact(contact_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     contact = await store.get_contact(services(request).db, principal.org_id, contact_id)
     if contact is None:
         raise NotFound(_PAGE_NOT_FOUND)
@@ -236,12 +237,15 @@ async def get_contact(contact_id: int, request: Request, principal: Caller) -> d
 # --- lists ---------------------------------------------------------------------------------------
 
 
+LIST_NAME_LENGTH = 300  # the lists.name column
+
+
 class ListName(BaseModel):
-    name: Text
+    name: Annotated[str, Field(max_length=LIST_NAME_LENGTH), AfterValidator(required)]
 
 
 class ListUpdate(BaseModel):
-    name: OptionalText = None
+    name: Annotated[Annotated[str, Field(max_length=LIST_NAME_LENGTH)] | None, BeforeValidator(blank_is_none)] = None
     removed: bool = False
 
 
@@ -267,12 +271,12 @@ async def _list_or_404(request: Request, principal: Principal, list_id: int) -> 
 
 
 @route("GET", "/lists/{list_id}", summary="Get a list")
-async def get_list(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     return list_json(await _list_or_404(request, principal, list_id))
 
 
 @route("PUT", "/lists/{list_id}", summary="Rename or remove a list", openapi_extra=body_doc(ListUpdate))
-async def update_list(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def update_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     body = await parse_body(request, ListUpdate)
     item = await _list_or_404(request, principal, list_id)
     db = services(request).db
@@ -284,14 +288,14 @@ async def update_list(list_id: int, request: Request, principal: Caller) -> dict
 
 
 @route("DELETE", "/lists/{list_id}", summary="Remove a list")
-async def delete_list(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def delete_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     if not await store.delete_list(services(request).db, principal.org_id, list_id):
         raise NotFound(_PAGE_NOT_FOUND)
     return {"result": "success"}
 
 
 @route("POST", "/lists/{list_id}", summary="Add the contacts matched by a contacts query to a list")
-async def add_to_list(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def add_to_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     """Takes the `GET /contacts/` filters, in the body or the query string (none: every contact)."""
     params = [*request.query_params.multi_items(), *_as_params(await read_fields(request))]
     filters = ContactFilters.from_params(params)
