@@ -11,26 +11,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import LG_DEFAULT, LG_SUBMIT
+from mailsleuth.api.leadgenius.dialect import DEFAULT, DIALECT, NOT_FOUND, SUBMIT
 from mailsleuth.service import companies, search
 from mailsleuth.engine.results import Verdict
 from mailsleuth.store import JobStatus, Principal, Search
 
-router = APIRouter(tags=["LeadGenius"])
+router = DIALECT.router(tags=["LeadGenius"])
 
-Submitter = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_SUBMIT))]
-Caller = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_DEFAULT))]
-
-NOT_FOUND = {"status": 404, "result": "Not Found"}
-
+Submitter = Annotated[Principal, Depends(guard(DIALECT, SUBMIT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 class Submission(BaseModel):
     first: Text
@@ -50,7 +46,7 @@ async def submit(request: Request, principal: Submitter) -> JSONResponse:
         principal,
         name,
         companies.domain_field(body.domain),
-        dialect=Dialect.LEADGENIUS,
+        dialect=DIALECT.name,
         smtp=body.use_smtp_sniff,
         paid_verdicts=paid_verdicts(body.use_catch_all),
         options={"use_catch_all": body.use_catch_all},

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
-from mailsleuth.api.voilanorbert.bulk import download_response
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
+from mailsleuth.api.resultfiles import download_response
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
 from mailsleuth.service.errors import NotFound
 from mailsleuth.store import Principal, Webhook, to_ms, to_ms_or_none
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 Offset = Annotated[int, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 

@@ -13,7 +13,7 @@ import json
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -24,8 +24,7 @@ from mailsleuth.engine import patterns
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.service.csvfiles import CsvProblem
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
@@ -41,9 +40,9 @@ from mailsleuth.store import (
     to_ms,
 )
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 MAX_WAIT = 120.0
 MAX_IMPORT_BYTES = 20_000_000
@@ -83,7 +82,7 @@ def search_json(job: Search, contact: Contact | None) -> dict[str, Any]:
     }
 
 
-@search.webhook_payload(Dialect.NATIVE)
+@DIALECT.webhook
 def webhook_json(contact: Contact, job: Search) -> dict[str, Any]:
     return search_json(job, contact)
 
@@ -148,7 +147,7 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
         principal,
         name,
         await companies.locate(rt.db, rt.settings, rt.verifier.resolver, body.domain, body.company),
-        dialect=Dialect.NATIVE,
+        dialect=DIALECT.name,
         webhook=search.webhook_url(body.webhook, rt),
         smtp=body.smtp,
     )
