@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from importlib import import_module
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,4 +96,6 @@ def __getattr__(name: str) -> Any:
     dialect's folder (`api/<dialect>/dialect.py`)."""
     if name != "VN_SEARCH_NAME":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return import_module("mailsleuth.api.voilanorbert.dialect").SEARCH_NAME
+    from mailsleuth.api.voilanorbert.dialect import SEARCH_NAME
+
+    return SEARCH_NAME
