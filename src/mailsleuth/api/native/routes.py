@@ -7,7 +7,6 @@ or `X-API-Key`.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import secrets
@@ -23,6 +22,7 @@ from mailsleuth.engine import patterns
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
+from mailsleuth.api.services import settle
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
 from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.service.csvfiles import CsvProblem
@@ -97,12 +97,6 @@ def verification_json(job: Search) -> dict[str, Any]:
     }
 
 
-async def _settle(task: asyncio.Task[Any] | None, wait: float) -> None:
-    """Wait up to `wait` seconds without cancelling the work when the time is up."""
-    if task is not None and wait > 0:
-        await asyncio.wait({task}, timeout=wait)
-
-
 class FindBody(BaseModel):
     name: OptionalText = None
     first: OptionalText = None
@@ -151,7 +145,7 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
         webhook=search.webhook_url(body.webhook, rt),
         smtp=body.smtp,
     )
-    await _settle(started.task, body.wait)
+    await settle(started.task, body.wait)
     if started.job_id is None:  # an earlier import without a search: the contact is the answer
         return JSONResponse({"id": None, "status": "ENDED", "done": True, "contact": contact_json(started.contact),
                              "result": None, "error": None})
@@ -170,7 +164,7 @@ async def verify(request: Request, principal: Caller) -> JSONResponse:
     body = await parse_body(request, VerifyBody)
     rt = services(request).runtime
     job, task = await start_verification(rt, principal, body.email.strip(), smtp=body.smtp)
-    await _settle(task, body.wait)
+    await settle(task, body.wait)
     return await _verification_answer(request, principal, job.token or "")
 
 
