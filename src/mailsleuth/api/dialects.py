@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI, Request, Response
 
-from mailsleuth.api import kaspr, leadgenius, native, voilanorbert
+from mailsleuth.api import hunter, kaspr, leadgenius, native, voilanorbert
 from mailsleuth.api.dialect import HANDLED, Dialect, route_dialect
 from mailsleuth.service import search
 
@@ -62,6 +62,7 @@ DIALECTS = Dialects(
     voilanorbert.DIALECT,
     leadgenius.DIALECT,
     kaspr.DIALECT,
+    hunter.DIALECT,
     native.DIALECT,
     default=native.DIALECT,
 )
