@@ -59,7 +59,7 @@ def guard(dialect: Dialect, quota: Quota) -> Callable[[Request], Awaitable[Princ
         if not decision.allowed:
             raise RateLimited(decision.describe())
         if principal is None:
-            raise Unauthorized(dialect.unauthorized)
+            raise Unauthorized(dialect.missing_key if key is None and dialect.missing_key else dialect.unauthorized)
         return principal
 
     return dependency

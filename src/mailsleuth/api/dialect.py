@@ -69,6 +69,8 @@ class Dialect:
     prefixes: tuple[str, ...]
     key: KeyReader
     unauthorized: str = "Invalid or missing API key."
+    missing_key: str | None = None
+    """The message when no key was presented at all, where the vendor words it apart from a bad key."""
     render: Renderer = render_plain_json
     not_found: Callable[[], Response] | None = None
     """The answer to a path no route matches, when the vendor documents one other than `render`'s."""
