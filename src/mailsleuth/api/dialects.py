@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI, Request, Response
 
-from mailsleuth.api import hunter, kaspr, leadgenius, native, voilanorbert
+from mailsleuth.api import hunter, kaspr, leadgenius, native, reacher, voilanorbert
 from mailsleuth.api.dialect import HANDLED, Dialect, route_dialect
 from mailsleuth.service import search
 
@@ -63,6 +63,7 @@ DIALECTS = Dialects(
     leadgenius.DIALECT,
     kaspr.DIALECT,
     hunter.DIALECT,
+    reacher.DIALECT,
     native.DIALECT,
     default=native.DIALECT,
 )
