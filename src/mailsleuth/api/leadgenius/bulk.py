@@ -22,7 +22,7 @@ from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.service.errors import ServiceError
 from mailsleuth.service.search import webhook_url
 from mailsleuth.store import JobStatus, Principal
-from mailsleuth.service.uploads import parse_lg_bulk
+from mailsleuth.api.leadgenius.batch import parse_batch
 
 router = DIALECT.router(tags=["LeadGenius"])
 
@@ -32,7 +32,7 @@ StatusCaller = Annotated[Principal, Depends(guard(DIALECT, BULK_STATUS))]
 async def submit_bulk(request: Request, principal: Submitter) -> JSONResponse:
     """`data` (first, middle, last, domain), `options` (use_smtp_sniff, use_catch_all), `webhook_url`.
     202 with both `job_id` and `id` (the vendor's docs use both)."""
-    batch = parse_lg_bulk(await read_fields(request))
+    batch = parse_batch(await read_fields(request))
     svc = services(request)
     try:
         webhook = webhook_url(batch.webhook_url, svc.runtime)

@@ -19,12 +19,12 @@ BULK_STATUS = Quota.parse("lg:bulk/status", "1/minute;60/hour")
 
 NOT_FOUND = {"status": 404, "result": "Not Found"}
 
-_LABELS = {"first": "First name", "middle": "Middle name", "last": "Last name", "domain": "Domain"}
+LABELS = {"first": "First name", "middle": "Middle name", "last": "Last name", "domain": "Domain"}
 
 
 def leadgenius_message(field: str, message: str) -> str:
     """LeadGenius says "First name is required" rather than naming the JSON key."""
-    label = _LABELS.get(field, field.capitalize())
+    label = LABELS.get(field, field.capitalize())
     return f"{label} is required" if message == REQUIRED else f"{label}: {message.rstrip('.')}"
 
 
