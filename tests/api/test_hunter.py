@@ -8,6 +8,7 @@ import requests
 from pyhunter import PyHunter
 from pyhunter.exceptions import HunterApiError
 
+from mailsleuth.api.hunter.routes import verifier_data
 from tests.api.conftest import ApiServer, Tenant, wait_until
 
 
@@ -56,8 +57,16 @@ def test_email_verifier_statuses(client: PyHunter) -> None:
     assert (bad["status"], bad["result"], bad["smtp_check"]) == ("invalid", "undeliverable", False)
     catch_all = client.email_verifier("anyone@catchall.test")
     assert (catch_all["status"], catch_all["result"], catch_all["accept_all"]) == ("accept_all", "risky", True)
-    blocked = client.email_verifier("jane.doe@blocked.test")
-    assert blocked["status"] == "unknown" and blocked["block"] is True
+
+
+def test_verifier_data_reports_a_blocked_check() -> None:
+    """(The one blocking server of the mail world is probed over HTTP by the Reacher tests; a second
+    probe in the same session would find it cooling down.)"""
+    result = {"email": "jane.doe@blocked.test", "verdict": "unknown", "reason": "blocked", "mx_hosts": ["mx.blocked.test"],
+              "smtp_code": 554, "catch_all": None, "disposable": False, "free": False}
+    data = verifier_data(result, "jane.doe@blocked.test", [])
+    assert (data.status, data.result, data.block, data.smtp_server, data.smtp_check) == (
+        "unknown", "risky", True, True, False)
 
 
 def test_email_verifier_answers_202_while_a_greylisting_server_is_checked(client: PyHunter) -> None:
