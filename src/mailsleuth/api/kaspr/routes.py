@@ -135,7 +135,7 @@ async def profile(request: Request, response: Response, principal: Caller) -> di
     started = time.monotonic()
     body = await parse_body(request, ProfileBody)
     rt = services(request).runtime
-    found = await intelligence.kaspr_profile(
+    found = await intelligence.person_profile(
         rt.db, principal.org_id, body.id, body.name, Finding(rt.db, rt.settings, rt.verifier), phone_required=body.isPhoneRequired
     )
     await _credits(response, request, principal, used=1 if found.charged else 0)
