@@ -10,7 +10,7 @@ says how to fix it, rather than decoded as Latin-1: a wrong guess would silently
 mojibake and search for addresses that cannot exist.
 
 The only network access is `fetch_upload` (massives' `file_url`), with the HTTP client and resolver
-injected; every hop of it is checked against the trust boundaries (`jobs.targets`).
+injected; every hop of it is checked against the trust boundaries (`engine.egress`).
 """
 
 from __future__ import annotations

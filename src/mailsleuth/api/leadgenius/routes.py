@@ -2,7 +2,7 @@
 
 Its clients send JSON as raw `data=` without a content type, authenticate with `X-LG-API-KEY`, and
 expect 403 for both a bad key and a rate limit. Both documented spellings of every path are served.
-Grades map as DESIGN.md says: deliverable and risky answer 200 with the address, anything else 404;
+Grades map so: deliverable and risky answer 200 with the address, anything else 404;
 with `use_smtp_sniff` false nothing is probed and the convention's best guess is the answer. A
 catch-all guess is only returned when `use_catch_all` asks for it.
 """
