@@ -106,7 +106,7 @@ def wait_status(client: httpx.Client, path: str, status: str = "ENDED", timeout:
         assert answer.status_code == 200, answer.text
         return answer.json() if answer.json()["status"] == status else None
 
-    return wait_until(check, timeout=timeout, interval=0.1)
+    return wait_until(check, timeout=timeout, interval=0.25)  # under VoilaNorbert's 120/minute
 
 
 # --- a second server with the trust boundaries on ------------------------------------------------

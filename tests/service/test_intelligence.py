@@ -222,16 +222,16 @@ async def test_kaspr_profiles_find_known_people_on_the_spot(db: Database, settin
          "phone": "+1 650-253-0000", "title": "CFO", "location": "Austin, TX, USA"},
     ])
     await store_people(db, org, parsed)
-    profile = await intelligence.kaspr_profile(db, org, "carol-white", "Carol White", Finding(db, settings, verifier))
+    profile = await intelligence.person_profile(db, org, "carol-white", "Carol White", Finding(db, settings, verifier))
     assert profile.contact.email == "cwhite@widgets.test" and profile.charged
     assert profile.contact.phone == "+16502530000" and profile.contact.title == "CFO"
     assert await store.balance(db, org, CreditKind.SEARCH) == 9
-    again = await intelligence.kaspr_profile(db, org, "CAROL-WHITE", "", Finding(db, settings, verifier))
+    again = await intelligence.person_profile(db, org, "CAROL-WHITE", "", Finding(db, settings, verifier))
     assert again.contact.id == profile.contact.id and not again.charged
     with pytest.raises(NotFound):
-        await intelligence.kaspr_profile(db, org, "nobody", "No Body", Finding(db, settings, verifier))
+        await intelligence.person_profile(db, org, "nobody", "No Body", Finding(db, settings, verifier))
     with pytest.raises(NotFound):  # people are the organisation's own
-        await intelligence.kaspr_profile(db, await _org(db, 3), "carol-white", "Carol White", Finding(db, settings, verifier))
+        await intelligence.person_profile(db, await _org(db, 3), "carol-white", "Carol White", Finding(db, settings, verifier))
 
     employees = await intelligence.domain_employees(db, org, "widgets.test", limit=5, phone_required=True)
     assert [c.name for c in employees] == ["Carol White"]

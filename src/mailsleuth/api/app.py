@@ -1,4 +1,4 @@
-"""The one FastAPI app: every dialect router over the same services, store and background runtime."""
+"""The one FastAPI app: every dialect (`api.dialects`) over the same services, store and background runtime."""
 
 from __future__ import annotations
 
@@ -6,28 +6,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailsleuth import web
-from mailsleuth.api import errors
-from mailsleuth.api.kaspr import routes as kaspr
-from mailsleuth.api.leadgenius import bulk as leadgenius_bulk
-from mailsleuth.api.leadgenius import routes as leadgenius
-from mailsleuth.api.native import jobs as native_jobs
-from mailsleuth.api.native import routes as native
-from mailsleuth.api.voilanorbert import bulk as voilanorbert_bulk
-from mailsleuth.api.voilanorbert import routes as voilanorbert
 from mailsleuth.api.auth import RateLimitHeaders
 from mailsleuth.api.bodylimit import BodyLimit
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.api.failsafe import Failsafe
+from mailsleuth.api.native.routes import BODY_ALLOWANCE as PEOPLE_IMPORT_BODY
+from mailsleuth.api.voilanorbert.bulk import BODY_ALLOWANCE as UPLOAD_BODY
 from mailsleuth.api.ratelimit import RateLimiter, storage_uri
 from mailsleuth.api.services import Services
 from mailsleuth.config import Settings, get_settings
 from mailsleuth.service import search, verification
-from mailsleuth.service.errors import ServiceError
 from mailsleuth.jobs.runtime import Runtime
-from mailsleuth.store import Database, InvalidFilter
+from mailsleuth.store import Database
 from mailsleuth.engine.verify import Verifier
 
 DESCRIPTION = """Find and verify professional email addresses.
@@ -71,13 +63,8 @@ def create_app(
 
     app = FastAPI(title="mailsleuth", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(BodyLimit, allowances=(voilanorbert_bulk.BODY_ALLOWANCE, native.BODY_ALLOWANCE))
+    app.add_middleware(BodyLimit, allowances=(UPLOAD_BODY, PEOPLE_IMPORT_BODY))
     app.add_middleware(Failsafe)  # added last: the outermost of ours, inside Starlette's server-error one
-    app.add_exception_handler(ServiceError, errors.api_error_handler)
-    app.add_exception_handler(InvalidFilter, errors.invalid_filter_handler)
-    app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
-    for module in (voilanorbert, voilanorbert_bulk, leadgenius, leadgenius_bulk, kaspr, native, native_jobs):
-        app.include_router(module.router)
+    DIALECTS.mount(app)
     app.include_router(web.router)
     return app

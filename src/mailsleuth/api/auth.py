@@ -1,6 +1,6 @@
 """Who is calling, and may they call now: API key extraction per dialect, then the rate limit.
 
-Each vendor carries the key differently (DESIGN.md, dialect notes); the check behind it is the same:
+Each vendor carries the key differently (its folder's `Dialect.key`); the check behind it is the same:
 the store authenticates the key's hash, and the rate limiter counts the request against the key and
 the endpoint's quota. Failed authentications are counted against the client address so key guessing
 is throttled too. The resulting X-RateLimit-* headers are attached by `RateLimitHeaders`.
@@ -8,8 +8,6 @@ is throttled too. The resulting X-RateLimit-* headers are attached by `RateLimit
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailsleuth.api.errors import Dialect
+from mailsleuth.api.dialect import Dialect
 from mailsleuth.api.ratelimit import Quota, RateDecision
 from mailsleuth.api.services import Services
 from mailsleuth.service.errors import RateLimited, Unauthorized
@@ -25,55 +23,19 @@ from mailsleuth.store import Principal
 
 _STATE_KEY = "ratelimit_headers"
 
-_MESSAGES = {
-    Dialect.VOILANORBERT: "Account not found.",
-    Dialect.LEADGENIUS: "Unauthorized request, check your API Key",
-    Dialect.KASPR: "Invalid or missing API key.",
-    Dialect.NATIVE: "Invalid or missing API key.",
-}
-
-
-def _basic_password(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    _, sep, password = decoded.partition(":")
-    return password if sep else None
-
-
-def _bearer_or_bare(header: str) -> str:
-    scheme, sep, value = header.strip().partition(" ")
-    return value.strip() if sep and scheme.lower() == "bearer" else header.strip()
-
 
 def presented_key(dialect: Dialect, request: Request) -> str | None:
     """The key exactly where this dialect's clients put it (None when absent)."""
-    headers = request.headers
-    if dialect is Dialect.VOILANORBERT:
-        return _basic_password(headers.get("authorization", ""))
-    if dialect is Dialect.LEADGENIUS:
-        return headers.get("x-lg-api-key")
-    if dialect is Dialect.NATIVE and "x-api-key" in headers:
-        return headers["x-api-key"]
-    authorization = headers.get("authorization")
-    return _bearer_or_bare(authorization) if authorization else None
+    return dialect.key(request)
 
 
 def rate_headers(dialect: Dialect, decision: RateDecision, now: float) -> dict[str, str]:
-    """Kaspr reports the reset as milliseconds until reset; the others as epoch seconds. A refused
-    request (429, or LeadGenius's 403) also gets Retry-After: whole seconds until the window resets."""
-    if dialect is Dialect.KASPR:
-        reset = str(max(0, round((decision.reset_at - now) * 1000)))
-    else:
-        reset = str(math.ceil(decision.reset_at))
+    """X-RateLimit-*, with the reset written the way the dialect's vendor writes it. A refused request
+    (429, or LeadGenius's 403) also gets Retry-After: whole seconds until the window resets."""
     headers = {
         "X-RateLimit-Limit": str(decision.limit),
         "X-RateLimit-Remaining": str(max(0, decision.remaining)),
-        "X-RateLimit-Reset": reset,
+        "X-RateLimit-Reset": dialect.reset(decision, now),
     }
     if not decision.allowed:
         headers["Retry-After"] = str(max(1, math.ceil(decision.reset_at - now)))
@@ -94,7 +56,7 @@ def guard(dialect: Dialect, quota: Quota) -> Callable[[Request], Awaitable[Princ
 
     async def dependency(request: Request) -> Principal:
         svc = services(request)
-        key = presented_key(dialect, request)
+        key = dialect.key(request)
         principal = await svc.keys.authenticate(svc.db, key) if key else None
         identity = f"key:{principal.key_id}" if principal else f"ip:{request.client.host if request.client else '?'}"
         decision = await svc.limiter.hit(identity, quota)
@@ -102,7 +64,7 @@ def guard(dialect: Dialect, quota: Quota) -> Callable[[Request], Awaitable[Princ
         if not decision.allowed:
             raise RateLimited(decision.describe())
         if principal is None:
-            raise Unauthorized(_MESSAGES[dialect])
+            raise Unauthorized(dialect.missing_key if key is None and dialect.missing_key else dialect.unauthorized)
         return principal
 
     return dependency

@@ -1,40 +1,21 @@
-"""The services' errors rendered in each vendor's documented shape.
+"""The error vocabulary every dialect renders: pydantic field errors in the vendors' wording.
 
-Services raise `ServiceError` subclasses without knowing who called them; the app's exception handlers
-pick the dialect from the request path and render the body (and, for LeadGenius, the status) the
-vendor documents.
+How an error looks on the wire is each dialect's own business (`Dialect.render`, in the dialect's
+folder); this module only holds what they share.
 """
 
 from __future__ import annotations
 
-import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
-from mailsleuth.store import InvalidFilter
+from mailsleuth.service.errors import REQUIRED, ServiceError
 
-
-class Dialect(enum.StrEnum):
-    VOILANORBERT = "voilanorbert"
-    LEADGENIUS = "leadgenius"
-    KASPR = "kaspr"
-    NATIVE = "native"
-
-
-def dialect_for(path: str) -> Dialect:
-    if path.startswith("/2018-01-08/"):
-        return Dialect.VOILANORBERT
-    if path.startswith(("/emailguess/", "/v1/emailguess/")):
-        return Dialect.LEADGENIUS
-    if path.startswith(("/keys/", "/profile/", "/company/")):
-        return Dialect.KASPR
-    return Dialect.NATIVE
+if TYPE_CHECKING:
+    from mailsleuth.api.dialect import Dialect
 
 
 def field_errors(exc: ValidationError | RequestValidationError) -> dict[str, list[str]]:
@@ -53,61 +34,20 @@ def _clean(message: str) -> str:
     return message if message.endswith(".") else message + "."
 
 
-_LEADGENIUS_LABELS = {"first": "First name", "middle": "Middle name", "last": "Last name", "domain": "Domain"}
+def render(dialect: Dialect, error: ServiceError) -> Response:
+    """`error` in `dialect`'s documented shape."""
+    return dialect.render(error)
 
 
-def render(dialect: Dialect, error: ServiceError) -> JSONResponse:
-    """The vendor's body for this error (see DESIGN.md, dialect notes)."""
-    status = error.status
-    body: dict[str, Any]
-    if dialect is Dialect.LEADGENIUS:
-        if status in (401, 429):
-            status = 403  # the spec answers bad keys and rate limits with 403
-        if error.field and status == 400:
-            body = {"message": leadgenius_message(error.field, error.message)}
-        else:
-            body = {"status": status, "error": error.message}
-    elif dialect is Dialect.VOILANORBERT and isinstance(error, FieldErrors):
-        body = dict(error.fields)
-    elif dialect is Dialect.VOILANORBERT and error.field and status == 400:
-        body = {error.field: [error.message]}
-    else:
-        body = {"code": status, "error": error.message}
-        if error.field:
-            body["field"] = error.field
-    return JSONResponse(body, status_code=status)
+def __getattr__(name: str) -> Any:
+    """Names that lived here before each dialect became a folder, resolved on first use (the
+    registry imports every dialect, which import this module)."""
+    if name in ("Dialect", "dialect_for"):
+        from mailsleuth.api import dialects
 
+        return dialects.DIALECTS if name == "Dialect" else dialects.DIALECTS.for_path
+    if name == "leadgenius_message":
+        from mailsleuth.api.leadgenius.dialect import leadgenius_message
 
-def leadgenius_message(field: str, message: str) -> str:
-    """LeadGenius says "First name is required" rather than naming the JSON key."""
-    label = _LEADGENIUS_LABELS.get(field, field.capitalize())
-    return f"{label} is required" if message == REQUIRED else f"{label}: {message.rstrip('.')}"
-
-
-async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
-    return render(dialect_for(request.url.path), exc)
-
-
-async def invalid_filter_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InvalidFilter)
-    return render(dialect_for(request.url.path), ServiceError(exc.message, field=exc.field))
-
-
-async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return render(dialect_for(request.url.path), FieldErrors(field_errors(exc)))
-
-
-_HTTP_MESSAGES = {404: "Page not found.", 405: "Method not allowed."}
-
-
-async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Routing errors (404 for unknown paths, 405) in the dialect's shape too."""
-    assert isinstance(exc, StarletteHTTPException)
-    message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
-    if exc.status_code == 404 and dialect_for(request.url.path) is Dialect.LEADGENIUS:
-        return JSONResponse({"status": 404, "result": "Not Found"}, status_code=404)
-    response = render(dialect_for(request.url.path), ServiceError(message, status=exc.status_code))
-    response.headers.update(exc.headers or {})
-    return response
+        return leadgenius_message
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

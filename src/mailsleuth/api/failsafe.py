@@ -14,7 +14,7 @@ import logging
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailsleuth.api.errors import dialect_for, render
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -45,5 +45,5 @@ class Failsafe:
             if started:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            response = render(dialect_for(Request(scope).url.path), ServiceError(MESSAGE, status=500))
+            response = DIALECTS.for_path(Request(scope).url.path).render(ServiceError(MESSAGE, status=500))
             await response(scope, receive, send)

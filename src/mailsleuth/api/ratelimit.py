@@ -1,7 +1,7 @@
-"""Per-key, per-endpoint rate limits with the vendors' published numbers.
+"""Per-key, per-endpoint rate limits; each dialect names its vendor's published quotas in its folder.
 
 Counting lives in the `limits` library (memory storage embedded, Redis when several API processes must
-share counters); this module only names the quotas and turns a hit into the numbers the
+share counters); this module only turns a hit into the numbers the
 X-RateLimit-* headers report.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -26,17 +27,6 @@ class Quota:
     @classmethod
     def parse(cls, scope: str, spec: str) -> Quota:
         return cls(scope, tuple(parse_many(spec)))
-
-
-# The specs' numbers. Kaspr only says "a certain number of requests per hour"; 1000/hour is ours.
-VN_DEFAULT = Quota.parse("vn", "120/minute")
-VN_SEARCH_NAME = Quota.parse("vn:search/name", "300/minute;100000/day")
-VN_SEARCH_DOMAIN = Quota.parse("vn:search/domain", "60/minute;50000/day")
-VN_MASSIVES = Quota.parse("vn:massives", "5/minute;1000/day")
-LG_DEFAULT = Quota.parse("lg", "300/minute")
-LG_SUBMIT = Quota.parse("lg:submit", "300/minute")
-KASPR_DEFAULT = Quota.parse("kaspr", "1000/hour")
-NATIVE_DEFAULT = Quota.parse("native", "600/minute")
 
 
 @dataclass(frozen=True)
@@ -98,3 +88,14 @@ class RateLimiter:
         reset_at = stats.reset_time or time.time() + window.get_expiry()
         per = window.GRANULARITY.name if window.multiples == 1 else f"{window.multiples} {window.GRANULARITY.name}s"
         return RateDecision(allowed, window.amount, stats.remaining, reset_at, per)
+
+
+
+def __getattr__(name: str) -> Any:
+    """`VN_SEARCH_NAME`, the one quota older callers imported from here; quotas now live in their
+    dialect's folder (`api/<dialect>/dialect.py`)."""
+    if name != "VN_SEARCH_NAME":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from mailsleuth.api.voilanorbert.dialect import SEARCH_NAME
+
+    return SEARCH_NAME

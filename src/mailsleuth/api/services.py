@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailsleuth.api.keys import KeyCache
 from mailsleuth.api.ratelimit import RateLimiter
@@ -24,3 +26,9 @@ class Services:
     @property
     def settings(self) -> Settings:
         return self.runtime.settings
+
+
+async def settle(task: asyncio.Task[Any] | None, wait: float) -> None:
+    """Wait up to `wait` seconds for background work, without cancelling it when the time is up."""
+    if task is not None and wait > 0:
+        await asyncio.wait({task}, timeout=wait)

@@ -35,7 +35,7 @@ __all__ = [
     "enrich",
     "enrich_fields",
     "infer_name",
-    "kaspr_profile",
+    "person_profile",
     "sources_for",
     "web_score",
 ]
@@ -242,7 +242,7 @@ def _same_name(contact: Contact, name: str) -> bool:
     return " ".join(contact.name.lower().split()) == " ".join(name.lower().split())
 
 
-async def kaspr_profile(
+async def person_profile(
     db: Database, org_id: int, linkedin_id: str, name: str, finding: Finding, *, phone_required: bool = False
 ) -> Profile:
     """The known person with this LinkedIn id (else this exact name), their address found on the spot

@@ -1,4 +1,4 @@
-"""Bulk inputs checked in full before a job exists: a massive's CSV, a verify/enrich list, a LeadGenius batch.
+"""Bulk inputs checked in full before a job exists: a massive's CSV, a verify/enrich list.
 
 A bulk job either starts with every row valid or does not start at all (no partial job), so each
 reader scans its whole input first and reports every problem it can (a few per field, with line
@@ -21,7 +21,7 @@ import csv
 import io
 import re
 import tempfile
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urljoin
@@ -480,79 +480,6 @@ def read_addresses(spool: Spool, *, source: str) -> AddressFile:
         spool.close()
         raise
     return AddressFile(spool, column, skip_header, count)
-
-
-# --- LeadGenius bulk -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LgPerson:
-    first: str
-    middle: str
-    last: str
-    domain: str
-
-    def to_input(self) -> dict[str, str]:
-        return {"first": self.first, "middle": self.middle, "last": self.last, "domain": self.domain}
-
-
-@dataclass(frozen=True)
-class LgBulk:
-    people: list[LgPerson]
-    use_smtp_sniff: bool
-    use_catch_all: bool
-    webhook_url: str | None
-
-
-_LG_LABELS = {"first": "First name", "middle": "Middle name", "last": "Last name", "domain": "Domain"}
-
-
-def _lg_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ServiceError(f"options.{name} must be true or false")
-
-
-def parse_lg_bulk(body: Any) -> LgBulk:
-    """The LeadGenius bulk submission; any problem is one `ServiceError` naming the object at fault."""
-    if not isinstance(body, Mapping):
-        raise ServiceError("The body must be a JSON object")
-    data = body.get("data")
-    if not isinstance(data, list) or not data:
-        raise ServiceError("data is required: a list of {first, middle, last, domain} objects")
-    people = [_lg_person(index, item) for index, item in enumerate(data)]
-    options = body.get("options") or {}
-    if not isinstance(options, Mapping):
-        raise ServiceError("options must be an object")
-    webhook = body.get("webhook_url")
-    if webhook is not None and not isinstance(webhook, str):
-        raise ServiceError("webhook_url must be a string")
-    return LgBulk(
-        people,
-        _lg_bool(options.get("use_smtp_sniff", False), "use_smtp_sniff"),
-        _lg_bool(options.get("use_catch_all", False), "use_catch_all"),
-        webhook.strip() or None if webhook else None,
-    )
-
-
-def _lg_person(index: int, item: Any) -> LgPerson:
-    if not isinstance(item, Mapping):
-        raise ServiceError(f"data[{index}] must be an object with first, middle, last and domain")
-    values: dict[str, str] = {}
-    for key, label in _LG_LABELS.items():
-        value = item.get(key)
-        if value is None and key == "middle":
-            value = ""  # required by the schema, but the vendor's own example sends ""
-        if not isinstance(value, str) or (key != "middle" and not value.strip()):
-            raise ServiceError(f"data[{index}]: {label} is required")
-        if unsafe(value) or len(value) > MAX_CELL:
-            raise ServiceError(f"data[{index}]: {label} contains a control character or is too long")
-        values[key] = value.strip()
-    return LgPerson(**values)
 
 
 # --- file_url ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 This knowledge is global, not per organisation: a domain's address convention, its MX hosts and
 catch-all behaviour, and a company's public facts are the same whoever asks, and sharing them means
-fewer SMTP probes against other people's mail servers (DESIGN.md, being a good citizen). Nothing
+fewer SMTP probes against other people's mail servers (being a good citizen). Nothing
 here reveals which organisation searched what: contacts and searches stay tenant-scoped.
 Domains are stored as given; callers pass them normalised (mailsleuth.engine.domains.normalise_domain).
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from mailsleuth.engine import domains
@@ -23,16 +23,15 @@ from mailsleuth.service import intelligence
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import KASPR_DEFAULT
+from mailsleuth.api.kaspr.dialect import DEFAULT, DIALECT
 from mailsleuth.service.finding import Finding
 from mailsleuth.service import companies
 from mailsleuth.engine.results import Verdict
 from mailsleuth.store import Contact, CreditKind, Principal, to_ms
 
-router = APIRouter(tags=["Kaspr"])
+router = DIALECT.router(tags=["Kaspr"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.KASPR, KASPR_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 MAX_EMPLOYEES = intelligence.MAX_EMPLOYEES
 
@@ -136,7 +135,7 @@ async def profile(request: Request, response: Response, principal: Caller) -> di
     started = time.monotonic()
     body = await parse_body(request, ProfileBody)
     rt = services(request).runtime
-    found = await intelligence.kaspr_profile(
+    found = await intelligence.person_profile(
         rt.db, principal.org_id, body.id, body.name, Finding(rt.db, rt.settings, rt.verifier), phone_required=body.isPhoneRequired
     )
     await _credits(response, request, principal, used=1 if found.charged else 0)

@@ -10,44 +10,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from mailsleuth.api.auth import guard, report_rate, services
 from mailsleuth.api.bodies import read_fields
 from mailsleuth.api.params import parse_id
-from mailsleuth.api.errors import Dialect
+from mailsleuth.api.leadgenius.dialect import BULK_OBJECTS, BULK_STATUS, DEFAULT, DIALECT, NOT_FOUND
 from mailsleuth.api.leadgenius.routes import paid_verdicts
-from mailsleuth.api.ratelimit import LG_DEFAULT, Quota
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.service.errors import ServiceError
 from mailsleuth.service.search import webhook_url
 from mailsleuth.store import JobStatus, Principal
-from mailsleuth.service.uploads import parse_lg_bulk
+from mailsleuth.api.leadgenius.batch import parse_batch
 
-LG_BULK_OBJECTS = Quota.parse("lg:bulk/objects", "5000/hour")
-LG_BULK_STATUS = Quota.parse("lg:bulk/status", "1/minute;60/hour")
+router = DIALECT.router(tags=["LeadGenius"])
 
-router = APIRouter(tags=["LeadGenius"])
-
-Submitter = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_DEFAULT))]
-StatusCaller = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_BULK_STATUS))]
-
-NOT_FOUND = {"status": 404, "result": "Not Found"}
-
+Submitter = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
+StatusCaller = Annotated[Principal, Depends(guard(DIALECT, BULK_STATUS))]
 
 async def submit_bulk(request: Request, principal: Submitter) -> JSONResponse:
     """`data` (first, middle, last, domain), `options` (use_smtp_sniff, use_catch_all), `webhook_url`.
     202 with both `job_id` and `id` (the vendor's docs use both)."""
-    batch = parse_lg_bulk(await read_fields(request))
+    batch = parse_batch(await read_fields(request))
     svc = services(request)
     try:
         webhook = webhook_url(batch.webhook_url, svc.runtime)
     except ServiceError as exc:  # in the bulk error shape, not the single submit's {"message"}
         raise ServiceError(f"webhook_url: {exc.message}") from None
-    decision = await svc.limiter.hit(f"key:{principal.key_id}", LG_BULK_OBJECTS, cost=len(batch.people))
-    report_rate(request, Dialect.LEADGENIUS, decision)  # the object quota's headers replace the guard's
+    decision = await svc.limiter.hit(f"key:{principal.key_id}", BULK_OBJECTS, cost=len(batch.people))
+    report_rate(request, DIALECT, decision)  # the object quota's headers replace the guard's
     if not decision.allowed:
         message = (
             f"Too many objects: this batch has {len(batch.people)}, "

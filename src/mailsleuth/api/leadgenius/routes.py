@@ -2,7 +2,7 @@
 
 Its clients send JSON as raw `data=` without a content type, authenticate with `X-LG-API-KEY`, and
 expect 403 for both a bad key and a rate limit. Both documented spellings of every path are served.
-Grades map as DESIGN.md says: deliverable and risky answer 200 with the address, anything else 404;
+Grades map so: deliverable and risky answer 200 with the address, anything else 404;
 with `use_smtp_sniff` false nothing is probed and the convention's best guess is the answer. A
 catch-all guess is only returned when `use_catch_all` asks for it.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -19,19 +19,15 @@ from mailsleuth import store
 from mailsleuth.api.params import parse_id
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import LG_DEFAULT, LG_SUBMIT
+from mailsleuth.api.leadgenius.dialect import DEFAULT, DIALECT, NOT_FOUND, SUBMIT
 from mailsleuth.service import companies, search
 from mailsleuth.engine.results import Verdict
 from mailsleuth.store import JobStatus, Principal, Search
 
-router = APIRouter(tags=["LeadGenius"])
+router = DIALECT.router(tags=["LeadGenius"])
 
-Submitter = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_SUBMIT))]
-Caller = Annotated[Principal, Depends(guard(Dialect.LEADGENIUS, LG_DEFAULT))]
-
-NOT_FOUND = {"status": 404, "result": "Not Found"}
-
+Submitter = Annotated[Principal, Depends(guard(DIALECT, SUBMIT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 class Submission(BaseModel):
     first: Text
@@ -51,7 +47,7 @@ async def submit(request: Request, principal: Submitter) -> JSONResponse:
         principal,
         name,
         companies.domain_field(body.domain),
-        dialect=Dialect.LEADGENIUS,
+        dialect=DIALECT.name,
         smtp=body.use_smtp_sniff,
         paid_verdicts=paid_verdicts(body.use_catch_all),
         options={"use_catch_all": body.use_catch_all},

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.errors import Dialect
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.api.params import Limit, Offset, PathId, QueryId
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
-from mailsleuth.api.voilanorbert.bulk import download_response
+from mailsleuth.api.resultfiles import download_response
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
 from mailsleuth.service.errors import NotFound
 from mailsleuth.store import Principal, Webhook, to_ms, to_ms_or_none
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 
 def job_json(job: Job) -> dict[str, Any]:

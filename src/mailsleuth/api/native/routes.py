@@ -7,13 +7,12 @@ or `X-API-Key`.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -24,11 +23,11 @@ from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, parse_addre
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
+from mailsleuth.api.services import settle
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
 from mailsleuth.api.bodylimit import Allowance
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.api.params import PathId
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service.csvfiles import CsvProblem, decode_utf8
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
@@ -44,9 +43,9 @@ from mailsleuth.store import (
     to_ms,
 )
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 MAX_WAIT = 120.0
 MAX_IMPORT_BYTES = 20_000_000
@@ -87,7 +86,7 @@ def search_json(job: Search, contact: Contact | None) -> dict[str, Any]:
     }
 
 
-@search.webhook_payload(Dialect.NATIVE)
+@DIALECT.webhook
 def webhook_json(contact: Contact, job: Search) -> dict[str, Any]:
     return search_json(job, contact)
 
@@ -100,12 +99,6 @@ def verification_json(job: Search) -> dict[str, Any]:
         "result": job.result,
         "error": job.error,
     }
-
-
-async def _settle(task: asyncio.Task[Any] | None, wait: float) -> None:
-    """Wait up to `wait` seconds without cancelling the work when the time is up."""
-    if task is not None and wait > 0:
-        await asyncio.wait({task}, timeout=wait)
 
 
 class FindBody(BaseModel):
@@ -152,11 +145,11 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
         principal,
         name,
         await companies.locate(rt.db, rt.settings, rt.verifier.resolver, body.domain, body.company),
-        dialect=Dialect.NATIVE,
+        dialect=DIALECT.name,
         webhook=search.webhook_url(body.webhook, rt),
         smtp=body.smtp,
     )
-    await _settle(started.task, body.wait)
+    await settle(started.task, body.wait)
     if started.job_id is None:  # an earlier import without a search: the contact is the answer
         return JSONResponse({"id": None, "status": "ENDED", "done": True, "contact": contact_json(started.contact),
                              "result": None, "error": None})
@@ -175,7 +168,7 @@ async def verify(request: Request, principal: Caller) -> JSONResponse:
     body = await parse_body(request, VerifyBody)
     rt = services(request).runtime
     job, task = await start_verification(rt, principal, body.email.strip(), smtp=body.smtp)
-    await _settle(task, body.wait)
+    await settle(task, body.wait)
     return await _verification_answer(request, principal, job.token or "")
 
 

@@ -15,23 +15,22 @@ the job was submitted to (behind a proxy, run uvicorn with `--proxy-headers`).
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from mailsleuth import store
 
 from mailsleuth.service import uploads
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import VN_DEFAULT, VN_MASSIVES
 from mailsleuth.api.bodies import Fields, read_upload_fields
 from mailsleuth.api.bodylimit import Allowance
 from mailsleuth.api.params import Offset, PathId, parse_id
-from mailsleuth.api.voilanorbert.routes import PREFIX, tolerant_routes
-from mailsleuth.service.csvfiles import SafeWriter
+from mailsleuth.api.resultfiles import download_response
+from mailsleuth.api.voilanorbert.dialect import DEFAULT, DIALECT, MASSIVES, PREFIX
+from mailsleuth.api.voilanorbert.routes import tolerant_routes
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
 from mailsleuth.service.errors import (
@@ -45,16 +44,15 @@ from mailsleuth.service.search import webhook_url
 from mailsleuth.store import Principal, to_ms, to_ms_or_none
 from mailsleuth.service.uploads import MAX_UPLOAD_BYTES, Spool, UploadTooLarge
 
-router = APIRouter(prefix=PREFIX, tags=["VoilaNorbert bulk"])
+router = DIALECT.router(prefix=PREFIX, tags=["VoilaNorbert bulk"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_DEFAULT))]
-MassiveCaller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_MASSIVES))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
+MassiveCaller = Annotated[Principal, Depends(guard(DIALECT, MASSIVES))]
 
 # Room for form or JSON escaping around a 100 MB file, plus the other fields.
 REQUEST_LIMIT = 2 * MAX_UPLOAD_BYTES + 1024 * 1024
 DOWNLOAD_PATH = PREFIX + "/massives/download/{key}-result.csv"
 _NOT_FOUND = "Page not found."
-_GONE = "The result file is no longer available (its retention time has passed)."
 
 BODY_ALLOWANCE = Allowance(
     (PREFIX + "/massives", PREFIX + "/verifier", PREFIX + "/enrich"), REQUEST_LIMIT, UploadTooLarge
@@ -197,37 +195,6 @@ async def _upload(request: Request, principal: Principal, kind: JobKind, token: 
     if job is None or job.kind != kind:
         raise NotFound(_NOT_FOUND)
     return job
-
-
-async def _csv(job: Job, db: store.Database, org_id: int) -> AsyncIterator[str]:
-    """The result file, streamed: input columns, then the kind's result columns; cells neutralised."""
-
-    class Line:
-        text = ""
-
-        def write(self, value: str) -> None:
-            self.text += value
-
-    line = Line()
-    writer = SafeWriter(line)  # type: ignore[arg-type]  # anything with write()
-    writer.writerow(bulk.result_columns(job))
-    async for row_input, result in bulk.iter_results(db, org_id, job.id):
-        writer.writerow(bulk.result_cells(job, row_input, result))
-        if len(line.text) > 65536:
-            yield line.text
-            line.text = ""
-    yield line.text
-
-
-def download_response(job: Job, db: store.Database, filename: str) -> Response:
-    """The job's result CSV (application/csv, streamed), or 410 once its retention time has passed."""
-    if not bulk.result_available(job):
-        return JSONResponse({"code": 410, "error": _GONE}, status_code=410)
-    return StreamingResponse(
-        _csv(job, db, job.org_id),
-        media_type="application/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 # --- massives ------------------------------------------------------------------------------------

@@ -18,21 +18,19 @@ from mailsleuth.service import crawling, intelligence
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.params import BodyInt, PathId
 from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import VN_DEFAULT, VN_SEARCH_DOMAIN, VN_SEARCH_NAME
+from mailsleuth.api.params import BodyInt, PathId
+from mailsleuth.api.voilanorbert.dialect import DEFAULT, DIALECT, PREFIX, SEARCH_DOMAIN, SEARCH_NAME
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import Balance, Contact, ContactFilters, ContactList, CreditKind, Principal, Search, User, to_ms
 
-PREFIX = "/2018-01-08"
-router = APIRouter(prefix=PREFIX, tags=["VoilaNorbert"])
+router = DIALECT.router(prefix=PREFIX, tags=["VoilaNorbert"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_DEFAULT))]
-SearchCaller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_SEARCH_NAME))]
-DomainCaller = Annotated[Principal, Depends(guard(Dialect.VOILANORBERT, VN_SEARCH_DOMAIN))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
+SearchCaller = Annotated[Principal, Depends(guard(DIALECT, SEARCH_NAME))]
+DomainCaller = Annotated[Principal, Depends(guard(DIALECT, SEARCH_DOMAIN))]
 
 _PAGE_NOT_FOUND = "Page not found."
 
@@ -118,7 +116,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
     }
 
 
-@search.webhook_payload(Dialect.VOILANORBERT)
+@DIALECT.webhook
 def webhook_json(contact: Contact, _search: Search) -> dict[str, Any]:
     """The search webhook POSTs the finished contact, as `GET /contacts/{id}` would show it."""
     return contact_json(contact)
@@ -174,7 +172,7 @@ async def search_name(request: Request, principal: SearchCaller) -> dict[str, An
         principal,
         name,
         domain,
-        dialect=Dialect.VOILANORBERT,
+        dialect=DIALECT.name,
         webhook=search.webhook_url(body.webhook, rt),
         list_id=body.list_id,
     )
