@@ -16,6 +16,7 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from mailsleuth import store
+from mailsleuth.api.params import PathId
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import read_fields, validate
 from mailsleuth.api.hunter import shapes
@@ -176,7 +177,7 @@ async def _contact(request: Request, principal: Principal, lead_id: int) -> Cont
 
 
 @router.get("/leads/{lead_id}", summary="A lead", response_model=DataOnly[Lead])
-async def get_lead(lead_id: int, request: Request, principal: Caller) -> Any:
+async def get_lead(lead_id: PathId, request: Request, principal: Caller) -> Any:
     contact = await _contact(request, principal, lead_id)
     return DataOnly(data=(await _leads(services(request).db, principal.org_id, [contact]))[0])
 
@@ -286,14 +287,14 @@ async def upsert_lead(request: Request, principal: Caller) -> Any:
 
 
 @router.put("/leads/{lead_id}", summary="Update a lead", status_code=204)
-async def update_lead(lead_id: int, request: Request, principal: Caller) -> Response:
+async def update_lead(lead_id: PathId, request: Request, principal: Caller) -> Response:
     contact = await _contact(request, principal, lead_id)
     await _update(request, principal, contact, await _lead_body(request))
     return Response(status_code=204)
 
 
 @router.delete("/leads/{lead_id}", summary="Delete a lead", status_code=204)
-async def delete_lead(lead_id: int, request: Request, principal: Caller) -> Response:
+async def delete_lead(lead_id: PathId, request: Request, principal: Caller) -> Response:
     await _contact(request, principal, lead_id)
     await store.delete_contact(services(request).db, principal.org_id, lead_id)
     return Response(status_code=204)
@@ -317,7 +318,7 @@ async def list_lists(request: Request, principal: Caller, page: Annotated[PagePa
                     meta={"total": len(lists), "params": {"limit": limit, "offset": offset}})
 
 
-async def get_list(list_id: int, request: Request, principal: Caller, page: Annotated[PageParams, Query()]) -> Any:
+async def get_list(list_id: PathId, request: Request, principal: Caller, page: Annotated[PageParams, Query()]) -> Any:
     """The list and its leads (`limit`, `offset` page through them)."""
     item = await _list(request, principal, list_id)
     db = services(request).db
@@ -333,14 +334,14 @@ async def create_list(request: Request, principal: Caller) -> Any:
     return JSONResponse({"data": list_json(item, principal).model_dump()}, status_code=201)
 
 
-async def update_list(list_id: int, request: Request, principal: Caller) -> Response:
+async def update_list(list_id: PathId, request: Request, principal: Caller) -> Response:
     await _list(request, principal, list_id)
     body = validate(await read_fields(request), ListFields)
     await _stored(store.update_list(services(request).db, principal.org_id, list_id, name=body.name))
     return Response(status_code=204)
 
 
-async def delete_list(list_id: int, request: Request, principal: Caller) -> Response:
+async def delete_list(list_id: PathId, request: Request, principal: Caller) -> Response:
     await _list(request, principal, list_id)
     await store.delete_list(services(request).db, principal.org_id, list_id)
     return Response(status_code=204)

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import json_object, validate
+from mailsleuth.api.params import PathId
 from mailsleuth.api.reacher.dialect import DEFAULT, DIALECT
 from mailsleuth.api.reacher.models import (
     BulkJob,
@@ -152,7 +153,7 @@ def _completed(job: Job) -> bool:
 
 
 @router.get("/v1/bulk/{job_id}", summary="A bulk check's progress", response_model=BulkProgress)
-async def bulk_progress(job_id: int, request: Request, principal: Caller) -> Any:
+async def bulk_progress(job_id: PathId, request: Request, principal: Caller) -> Any:
     job = await _job(request, principal, job_id)
     known = job.deliverables + job.risky + job.bounces
     return BulkProgress(
@@ -208,7 +209,7 @@ async def _csv(outputs: AsyncIterator[CheckEmailOutput | None]) -> AsyncIterator
 
 @router.get("/v1/bulk/{job_id}/results", summary="A finished bulk check's results", response_model=BulkResults)
 async def bulk_results(
-    job_id: int,
+    job_id: PathId,
     request: Request,
     principal: Caller,
     format: Annotated[str, Query()] = "json",
