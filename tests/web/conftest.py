@@ -137,8 +137,9 @@ def _wait_listening(url: str, process: subprocess.Popen[str]) -> None:
     raise RuntimeError("mailsleuth serve did not start listening")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it lives."""
     executable = chromium_path()
     if executable is None:
         unavailable("Debian's chromium is not installed")
