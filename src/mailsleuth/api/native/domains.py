@@ -56,7 +56,8 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
         "crawl": {"crawled": to_ms(crawl.crawled_at), "pages": crawl.pages, "addresses": crawl.addresses,
                   "error": crawl.error},
         "convention": await _convention(rt.db, domain),
-        "catch_all": state.catch_all if state else None,
+        # the stored state when a check was saved, else what this process's verifier learned
+        "catch_all": state.catch_all if state and state.catch_all is not None else rt.verifier.cached_catch_all(domain),
         "page": page.page,
         "total": page.total,
         "has_next": page.has_next,
