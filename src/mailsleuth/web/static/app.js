@@ -324,7 +324,7 @@ function loadUsage() {
     const width = 12;
     const height = 100;
     const chart = svg("svg", {
-      viewBox: `0 0 ${days.length * width} ${height + 14}`,
+      viewBox: `0 0 ${days.length * width} ${height}`,
       class: "usage-chart",
       role: "img",
       "aria-labelledby": "usage-title",
@@ -344,14 +344,13 @@ function loadUsage() {
       chart.append(group);
     });
     chart.append(svg("line", { x1: 0, y1: height, x2: days.length * width, y2: height, class: "axis" }));
-    chart.append(svg("text", { x: 0, y: height + 12, class: "tick" }, days[0].date));
-    chart.append(svg("text", { x: days.length * width, y: height + 12, class: "tick end" }, days[days.length - 1].date));
+    const ticks = el("div", { class: "ticks muted small" }, el("span", {}, days[0].date), el("span", {}, days[days.length - 1].date));
     const legend = el(
       "ul",
       { class: "legend" },
       ...USAGE_KINDS.map(([kind, name]) => el("li", {}, el("span", { class: `swatch bar-${kind}` }), `${name}: ${totals[kind]}`)),
     );
-    byId("usage").replaceChildren(chart, legend);
+    byId("usage").replaceChildren(chart, ticks, legend);
   });
 }
 
@@ -977,7 +976,7 @@ function dropZone() {
 
 // --- bulk files: the job being watched ---------------------------------------------------------
 
-const jobState = { id: null, timer: null };
+const jobState = { id: null, timer: null, running: false };
 
 const VERDICT_PARTS = [
   ["deliverable", "Deliverable"],
@@ -1016,11 +1015,13 @@ function showJob(job) {
       el("span", { class: "muted" }, ` (${job.success} found or verified, ${job.failed} failed)`)),
     el("progress", { max: "1", value: String(job.progress), "aria-label": `Job ${job.id} progress` }),
     verdictChart(job),
-    job.error ? el("p", { class: "error-text" }, job.error) : null,
+    ...(job.error ? [el("p", { class: "error-text" }, job.error)] : []),
   );
   const actions = JOB_ACTIONS.filter((action) => action.shown(job)).map((action) => jobButton(job, action, "job-error"));
   byId("job-actions").replaceChildren(...actions);
   if (ACTIVE.has(job.status) && storedKey()) jobState.timer = setTimeout(watchJob, POLL_MS);
+  else if (jobState.running) loadJobs(); // it just finished: the list shows it too
+  jobState.running = ACTIVE.has(job.status);
 }
 
 function watchJob() {
