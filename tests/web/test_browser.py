@@ -137,7 +137,8 @@ def test_upload_a_file_to_verify_watch_it_and_download_the_result(page: Any, liv
 def _drop(page: Any, name: str, text: str) -> None:
     """Drop a file on the drop zone, as dragging it from the desktop does."""
     transfer = page.evaluate_handle(
-        "([name, text]) => { const t = new DataTransfer(); t.items.add(new File([text], name, {type: 'text/csv'})); return t; }",
+        "([name, text]) => { const t = new DataTransfer();"
+        " t.items.add(new File([text], name, {type: 'text/csv'})); return t; }",
         [name, text],
     )
     page.locator("#drop-zone").dispatch_event("drop", {"dataTransfer": transfer})

@@ -37,8 +37,11 @@ async def account(request: Request, principal: Caller) -> dict[str, Any]:
     }
 
 
+Days = Annotated[int, Query(ge=1, le=366)]
+
+
 @router.get("/credits/usage", summary="Credits used per day")
-async def credit_usage(request: Request, principal: Caller, days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict[str, Any]:
+async def credit_usage(request: Request, principal: Caller, days: Days = 30) -> dict[str, Any]:
     """One entry per day (UTC, oldest first, days without use included) with the credits of each kind charged."""
     today = store.utcnow().date()
     first = today - timedelta(days=days - 1)

@@ -97,7 +97,8 @@ async def delete_list(list_id: int, request: Request, principal: Caller) -> Resp
     return Response(status_code=204)
 
 
-@router.post("/lists/{list_id}/contacts", summary="Add contacts to a list", openapi_extra=body_doc(MembersBody, form=False))
+@router.post("/lists/{list_id}/contacts", summary="Add contacts to a list",
+             openapi_extra=body_doc(MembersBody, form=False))
 async def add_contacts(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
     """`ids`: the organisation's contact ids (others are ignored)."""
     body = await parse_body(request, MembersBody)
@@ -137,7 +138,8 @@ def _csv_line(cells: Any) -> str:
     return out.getvalue()
 
 
-@router.patch("/contacts/{contact_id}", summary="Set a contact's status", openapi_extra=body_doc(ContactChange, form=False))
+@router.patch("/contacts/{contact_id}", summary="Set a contact's status",
+              openapi_extra=body_doc(ContactChange, form=False))
 async def change_contact(contact_id: int, request: Request, principal: Caller) -> dict[str, Any]:
     """`status`: LEAD, CONTACTED, WON or LOST."""
     body = await parse_body(request, ContactChange)
