@@ -19,7 +19,7 @@ from mailsleuth.api.bodies import OptionalInt, OptionalText, body_doc, parse_bod
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.routes import contact_json
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
-from mailsleuth.service import intelligence
+from mailsleuth.service import companies, crawling, intelligence
 from mailsleuth.store import Principal, to_ms
 
 router = APIRouter(prefix="/v1", tags=["native"])
@@ -40,8 +40,8 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
     its contacts (1 search credit each, `is_new`), added to `list_id` when given."""
     body = await parse_body(request, DomainSearchBody)
     rt = services(request).runtime
-    domain = await intelligence.locate_domain(rt.db, rt.settings, rt.verifier.resolver, body.domain, body.company)
-    crawl = await intelligence.ensure_crawled(rt.db, rt.settings, domain, verifier=rt.verifier)
+    domain = await companies.locate(rt.db, rt.settings, rt.verifier.resolver, body.domain, body.company)
+    crawl = await crawling.ensure_crawled(rt.db, rt.settings, domain, verifier=rt.verifier)
     page = await intelligence.domain_search(
         rt.db, principal.org_id, domain, body.page or 1, owner_id=principal.user_id, list_id=body.list_id
     )
