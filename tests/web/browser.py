@@ -20,15 +20,18 @@ PHONE = {"width": 390, "height": 844}
 
 
 def chromium_path() -> str | None:
-    """Debian's chromium (`MAILSLEUTH_CHROMIUM` overrides the search)."""
-    return os.environ.get("MAILSLEUTH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    """Debian's chromium (`MAILSLEUTH_CHROMIUM` names another executable), or None when there is none."""
+    wanted = os.environ.get("MAILSLEUTH_CHROMIUM")
+    if wanted:
+        return wanted if os.access(wanted, os.X_OK) else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def unavailable(reason: str) -> None:
     """Skip locally; fail in CI, where .ci/chromium.sh must have installed the browser."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI installs it with .ci/chromium.sh)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 @dataclass

@@ -143,10 +143,8 @@ def chromium() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
         unavailable("Debian's chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright is not installed (pip install -e '.[test]')")
+    from playwright.sync_api import sync_playwright  # test_browser.py has checked it is there
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield browser

@@ -14,10 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 
 from mailsleuth import store
-from tests.web.browser import PHONE, screenshot
+from tests.web.browser import PHONE, screenshot, unavailable
+
+try:
+    from playwright.sync_api import expect
+except ImportError:
+    unavailable("Playwright is not installed (pip install -e '.[test]')")
 from tests.web.conftest import SITE, LiveServer
 
 
