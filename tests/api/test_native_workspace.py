@@ -43,6 +43,16 @@ def test_a_csv_file_becomes_a_find_job_with_the_chosen_columns(api_server: ApiSe
     assert [(row["First"], row["email"]) for row in rows] == [("Jane", "jane.doe@acme.test")]
 
 
+def test_find_answers_a_person_a_bulk_file_found_with_the_contact(api_server: ApiServer, tenant: Tenant) -> None:
+    with _native(api_server, tenant) as client:
+        client.post("/v1/verify", json={"email": "info@acme.test", "wait": 60})  # a search row with a low id
+        fields = {"kind": "find", "col_name": "0", "col_domain": "1"}
+        job = client.post("/v1/jobs", data=fields, files={"file": ("f.csv", "Maria Garcia,acme.test\n")}).json()
+        _finished(client, job["id"])
+        answer = client.post("/v1/find", json={"name": "Maria Garcia", "domain": "acme.test"}).json()
+    assert (answer["done"], answer["contact"]["email"]) == (True, "maria.garcia@acme.test")
+
+
 def test_a_bad_upload_is_refused_with_the_field_and_no_job(api_server: ApiServer, tenant: Tenant) -> None:
     with _native(api_server, tenant) as client:
         kind = client.post("/v1/jobs", data={"kind": "enrich"}, files={"file": ("f.csv", "email\na@b.c\n")})
