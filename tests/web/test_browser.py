@@ -237,6 +237,32 @@ def test_domain_search_shows_the_people_a_website_publishes(page: Any, live_serv
         members = api.get("/v1/contacts", params={"lists": saved_to["id"]}).json()
     assert [c["email"] for c in members["results"]] == ["nina.patel@gizmos.test"]
 
+    # the company's name, now that its website told it, finds the same people at no further cost
+    with client(live_server) as api:
+        before = api.get("/v1/account").json()["credits"]["search"]["remaining"]
+    page.get_by_label("Domain or company name").fill("Gizmos Ltd")
+    with page.expect_response(lambda response: response.url.endswith("/v1/domain-search")) as by_name:
+        page.get_by_role("button", name="Search", exact=True).click()
+    assert by_name.value.request.post_data_json == {"company": "Gizmos Ltd", "page": 1}
+    assert by_name.value.json()["domain"] == SITE
+    expect(summary.locator(".address")).to_have_text(f"Gizmos Ltd {SITE}")
+    expect(people).to_have_count(2)
+    with client(live_server) as api:
+        assert api.get("/v1/account").json()["credits"]["search"]["remaining"] == before
+
+
+def test_a_company_nobody_can_locate_gets_the_servers_message(page: Any, live_server: LiveServer,
+                                                              console: Any) -> None:
+    sign_in(page, live_server.key)
+    go(page, "Domain search")
+    page.get_by_label("Domain or company name").fill("Nowhere Corp")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#domain-error")).to_have_text(
+        re.compile(r"^company: We could not locate the company 'Nowhere Corp' \(tried .*\)\. \(HTTP 400\)$"))
+    console.errors = [e for e in console.errors if "status of 400" not in e]
+    expect(page.locator("#domain-people-card")).to_be_hidden()
+    screenshot(page, "05b-domain-search-error")
+
 
 # --- lists and contacts -----------------------------------------------------------------------
 
