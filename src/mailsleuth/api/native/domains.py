@@ -20,6 +20,7 @@ from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.routes import contact_json
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service import companies, crawling, intelligence
+from mailsleuth.service.finding import Finding
 from mailsleuth.store import Principal, to_ms
 
 router = APIRouter(prefix="/v1", tags=["native"])
@@ -55,7 +56,7 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
         "company": intelligence.company_facts_json(await store.get_company(rt.db, domain)),
         "crawl": {"crawled": to_ms(crawl.crawled_at), "pages": crawl.pages, "addresses": crawl.addresses,
                   "error": crawl.error},
-        "convention": await _convention(rt.db, domain),
+        "convention": await _convention(Finding(rt.db, rt.settings, rt.verifier, principal.org_id), domain),
         # the stored state when a check was saved, else what this process's verifier learned
         "catch_all": state.catch_all if state and state.catch_all is not None else rt.verifier.cached_catch_all(domain),
         "page": page.page,
@@ -66,10 +67,10 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
     }
 
 
-async def _convention(db: store.Database, domain: str) -> dict[str, Any]:
-    """The patterns the domain's known addresses support, and how many addresses that is."""
-    convention = await store.get_convention(db, domain)
+async def _convention(finding: Finding, domain: str) -> dict[str, Any]:
+    """The patterns everything a find would rank by supports, and how many addresses that is."""
+    gathered = await finding.evidence.gather(domain)  # cached: the patterns below read the same
     return {
-        "evidence": convention.evidence if convention else 0,
-        "patterns": await intelligence.domain_patterns_all_evidence(db, domain),
+        "evidence": gathered.convention.evidence,
+        "patterns": await intelligence.domain_patterns_all_evidence(finding, domain),
     }
