@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from mailsleuth.api.auth import guard, services
+from mailsleuth.api.bodies import read_upload_fields
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.jobs import job_json
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.api.voilanorbert.bulk import _close as close_fields
-from mailsleuth.api.voilanorbert.bulk import read_upload_fields
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.service import uploads
