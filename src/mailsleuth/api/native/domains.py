@@ -15,9 +15,10 @@ from pydantic import BaseModel
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.bodies import OptionalInt, OptionalText, body_doc, parse_body
+from mailsleuth.api.bodies import OptionalText, body_doc, parse_body
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.routes import contact_json
+from mailsleuth.api.params import BodyInt
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service import companies, crawling, intelligence
 from mailsleuth.service.finding import Finding
@@ -31,8 +32,8 @@ Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
 class DomainSearchBody(BaseModel):
     domain: OptionalText = None
     company: OptionalText = None
-    list_id: OptionalInt = None
-    page: OptionalInt = None
+    list_id: BodyInt = None
+    page: BodyInt = None
 
 
 @router.post("/domain-search", summary="People known at a domain", openapi_extra=body_doc(DomainSearchBody, form=False))

@@ -22,6 +22,7 @@ from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.routes import contact_json
+from mailsleuth.api.params import MAX_ID, PathId
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.service.csvfiles import neutralise
 from mailsleuth.service.errors import NotFound, ServiceError
@@ -45,7 +46,7 @@ class ListBody(BaseModel):
 
 
 class MembersBody(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=1000)
 
 
 class ContactChange(BaseModel):
@@ -82,7 +83,7 @@ async def create_list(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @router.patch("/lists/{list_id}", summary="Rename a list", openapi_extra=body_doc(ListBody, form=False))
-async def rename_list(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def rename_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     body = await parse_body(request, ListBody)
     await _list(request, principal, list_id)
     with _named():
@@ -91,7 +92,7 @@ async def rename_list(list_id: int, request: Request, principal: Caller) -> dict
 
 
 @router.delete("/lists/{list_id}", summary="Delete a list (its contacts stay)", status_code=204)
-async def delete_list(list_id: int, request: Request, principal: Caller) -> Response:
+async def delete_list(list_id: PathId, request: Request, principal: Caller) -> Response:
     if not await store.delete_list(services(request).db, principal.org_id, list_id):
         raise NotFound("No such list.")
     return Response(status_code=204)
@@ -99,7 +100,7 @@ async def delete_list(list_id: int, request: Request, principal: Caller) -> Resp
 
 @router.post("/lists/{list_id}/contacts", summary="Add contacts to a list",
              openapi_extra=body_doc(MembersBody, form=False))
-async def add_contacts(list_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def add_contacts(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     """`ids`: the organisation's contact ids (others are ignored)."""
     body = await parse_body(request, MembersBody)
     item = await store.add_to_list(services(request).db, principal.org_id, list_id, body.ids)
@@ -109,7 +110,7 @@ async def add_contacts(list_id: int, request: Request, principal: Caller) -> dic
 
 
 @router.get("/lists/{list_id}/export", summary="A list's contacts as CSV")
-async def export_list(list_id: int, request: Request, principal: Caller) -> StreamingResponse:
+async def export_list(list_id: PathId, request: Request, principal: Caller) -> StreamingResponse:
     item = await _list(request, principal, list_id)
     db = services(request).db
 
@@ -140,7 +141,7 @@ def _csv_line(cells: Any) -> str:
 
 @router.patch("/contacts/{contact_id}", summary="Set a contact's status",
               openapi_extra=body_doc(ContactChange, form=False))
-async def change_contact(contact_id: int, request: Request, principal: Caller) -> dict[str, Any]:
+async def change_contact(contact_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     """`status`: LEAD, CONTACTED, WON or LOST."""
     body = await parse_body(request, ContactChange)
     contact = await store.update_contact(services(request).db, principal.org_id, contact_id, status=body.status)

@@ -15,6 +15,7 @@ from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import read_upload_fields
 from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.jobs import job_json
+from mailsleuth.api.params import parse_id
 from mailsleuth.api.ratelimit import NATIVE_DEFAULT
 from mailsleuth.api.voilanorbert.bulk import _close as close_fields
 from mailsleuth.jobs import bulk
@@ -41,9 +42,10 @@ def _list_id(fields: dict[str, Any]) -> int | None:
     value = _field(fields, "list_id")
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:
+    list_id = parse_id(value)
+    if list_id is None:
         raise ServiceError("must be a list id", field="list_id")
-    return int(value)
+    return list_id
 
 
 @router.post("/jobs", summary="Start a bulk job from a CSV file")
