@@ -6,18 +6,17 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
-from mailsleuth.api.errors import Dialect
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.service.errors import NotFound, ServiceError
 from mailsleuth.store import CreditKind, Principal, to_ms
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 
 def _admin(principal: Principal) -> None:

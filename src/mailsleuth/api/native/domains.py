@@ -10,23 +10,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalText, body_doc, parse_body
-from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.routes import contact_json
 from mailsleuth.api.params import BodyInt
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.service import companies, crawling, intelligence
 from mailsleuth.service.finding import Finding
 from mailsleuth.store import Principal, to_ms
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 
 class DomainSearchBody(BaseModel):

@@ -13,24 +13,23 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
-from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.routes import contact_json
 from mailsleuth.api.params import MAX_ID, PathId
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.service.csvfiles import neutralise
 from mailsleuth.service.errors import NotFound, ServiceError
 from mailsleuth.store import ContactFilters, ContactList, ContactStatus, Principal, to_ms
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 EXPORT_COLUMNS = ("id", "name", "first_name", "last_name", "email", "verdict", "score", "domain", "company",
                   "status", "created")

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import read_upload_fields
-from mailsleuth.api.errors import Dialect
 from mailsleuth.api.native.jobs import job_json
 from mailsleuth.api.params import parse_id
-from mailsleuth.api.ratelimit import NATIVE_DEFAULT
-from mailsleuth.api.voilanorbert.bulk import _close as close_fields
+from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.service import uploads
@@ -25,9 +23,9 @@ from mailsleuth.service.errors import ServiceError
 from mailsleuth.service.uploads import Spool
 from mailsleuth.store import Principal
 
-router = APIRouter(prefix="/v1", tags=["native"])
+router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(Dialect.NATIVE, NATIVE_DEFAULT))]
+Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 # What a file can be run as: "find" (a name and a company or domain per row) or "verify" (addresses).
 KINDS: dict[str, JobKind] = {"find": JobKind.MASSIVE, "verify": JobKind.VERIFY}
@@ -80,5 +78,7 @@ async def upload_job(request: Request, principal: Caller) -> dict[str, Any]:
             finally:
                 people.close()
     finally:
-        close_fields(fields)
+        for value in fields.values():  # the spooled file parts
+            if isinstance(value, Spool):
+                value.close()
     return job_json(job)
