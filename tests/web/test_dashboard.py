@@ -47,7 +47,10 @@ def test_script_calls_only_routes_that_exist(dashboard_settings: Settings) -> No
     assert not _routed(app, "GET", "/v1/jobs/{id}/pause")  # the check can fail
     # the dashboard's sections, so a rewrite that drops one does not pass unnoticed
     assert {("POST", "/v1/find"), ("POST", "/v1/verify"), ("GET", "/v1/contacts"), ("GET", "/v1/jobs"),
-            ("POST", "/v1/jobs/{id}/cancel"), ("GET", "/v1/webhooks/deliveries")} <= called
+            ("POST", "/v1/jobs/{id}/cancel"), ("GET", "/v1/webhooks/deliveries"), ("POST", "/v1/jobs"),
+            ("POST", "/v1/domain-search"), ("POST", "/v1/lists"), ("PATCH", "/v1/lists/{id}"),
+            ("DELETE", "/v1/lists/{id}"), ("GET", "/v1/lists/{id}/export"), ("PATCH", "/v1/contacts/{id}"),
+            ("GET", "/v1/credits/usage"), ("POST", "/v1/keys"), ("DELETE", "/v1/keys/{prefix}")} <= called
 
 
 def test_script_looks_up_only_ids_on_the_page() -> None:
@@ -109,14 +112,16 @@ def test_script_authenticates_the_way_each_route_expects(dashboard_server: ApiSe
     """The calls the page makes on load answer 200 with a good key and 401 with an `error` text."""
     tenant = dashboard_server.tenant(search=7, verify=3)
     loads = [path for method, path in API_CALL.findall(SCRIPT) if method == "GET" and "{" not in path]
-    assert "/2018-01-08/account/" in loads
+    assert "/v1/account" in loads
     with dashboard_server.client() as client:
         for path in loads:
             good = client.get(path, headers=_auth(path, tenant.key))
             bad = client.get(path, headers=_auth(path, tenant.key + "x"))
             assert good.status_code == 200, (path, good.text)
             assert bad.status_code == 401 and bad.json()["error"]
-        account = client.get("/2018-01-08/account/", headers=_auth("/2018-01-08/", tenant.key)).json()
+        account = client.get("/v1/account", headers=_auth("/v1/", tenant.key)).json()
     # the fields the credits panel reads
-    assert account["credits"]["remains"] == 7 and account["balance"]["verify"]["remaining"] == 3
-    assert "processed_entries" in account["balance"]["enrich"]
+    assert account["user"] == {"id": tenant.user_id, "name": account["user"]["name"], "email": tenant.email,
+                               "admin": True}
+    assert account["credits"]["search"] == {"remaining": 7, "total": 7, "used": 0}
+    assert account["credits"]["verify"] == {"remaining": 3, "total": 3, "used": 0}

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select, update
@@ -381,6 +382,21 @@ async def _take(session: AsyncSession, org_id: int, kind: CreditKind, amount: in
         .values(**values)
     )
     return result.rowcount == 1
+
+
+async def credit_usage(db: Database, org_id: int, since: datetime) -> dict[str, dict[str, int]]:
+    """Credits charged per day (YYYY-MM-DD, UTC) and kind since `since`, from the ledger's charges."""
+    day = func.date(m.CreditEntry.created_at)
+    query = (
+        select(day, m.CreditEntry.kind, func.sum(m.CreditEntry.delta))
+        .where(m.CreditEntry.org_id == org_id, m.CreditEntry.created_at >= since, m.CreditEntry.reason == "charge")
+        .group_by(day, m.CreditEntry.kind)
+    )
+    usage: dict[str, dict[str, int]] = {}
+    async with db.read() as session:
+        for date, kind, delta in await session.execute(query):
+            usage.setdefault(str(date), {})[kind] = -int(delta)
+    return usage
 
 
 async def _entry_exists(session: AsyncSession, org_id: int, kind: CreditKind, reference: str) -> bool:

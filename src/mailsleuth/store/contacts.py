@@ -76,6 +76,7 @@ class ContactFilters:
     company: str | None = None  # substring of the company name
     domain: str | None = None  # exact domain
     status: ContactStatus | None = None
+    verdict: str | None = None  # exact verdict (deliverable, risky, undeliverable, unknown)
     found: bool | None = None  # True: has an address; False: has none; None: all
     history: bool | None = None  # True: only contacts created by a search (the search history)
     lists: Sequence[int] | None = None
@@ -122,6 +123,7 @@ class ContactFilters:
             company=last("company"),
             domain=(last("domain") or "").lower() or None,
             status=ContactStatus(status.upper()) if status else None,
+            verdict=(last("verdict") or "").lower() or None,
             found=True if (last("found") or "").lower() in TRUE_VALUES else None,
             history=True if (last("history") or "").lower() in TRUE_VALUES else None,
             lists=_integers("lists", values.get("lists")),
@@ -233,6 +235,8 @@ def _conditions(org_id: int, filters: ContactFilters) -> list[ColumnElement[bool
         where.append(m.Contact.domain == filters.domain.lower())
     if filters.status is not None:
         where.append(m.Contact.status == ContactStatus(filters.status).value)
+    if filters.verdict is not None:
+        where.append(m.Contact.verdict == filters.verdict)
     if filters.found is not None:
         where.append(m.Contact.email.is_not(None) if filters.found else m.Contact.email.is_(None))
     if filters.history is not None:

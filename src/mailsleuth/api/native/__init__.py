@@ -1,6 +1,7 @@
-"""The native API (`/v1/`): finds, verifications, contacts, people, bulk jobs and webhook history."""
+"""The native API (`/v1/`): finds, verifications, contacts, people, bulk jobs and uploads, domain search,
+lists, the account and its keys, and webhook history."""
 
-from mailsleuth.api.native import jobs, routes
+from mailsleuth.api.native import account, domains, jobs, lists, routes, uploads
 from mailsleuth.api.native.dialect import DIALECT
 
-__all__ = ["DIALECT", "jobs", "routes"]
+__all__ = ["DIALECT", "account", "domains", "jobs", "lists", "routes", "uploads"]

@@ -150,7 +150,9 @@ async def find(request: Request, principal: Caller) -> JSONResponse:
         smtp=body.smtp,
     )
     await settle(started.task, body.wait)
-    if started.job_id is None:  # an earlier import without a search: the contact is the answer
+    # A contact known without a running search (imported, or found by a bulk file, whose job id is
+    # not a search's) is the answer itself.
+    if started.job_id is None or (started.search is None and not started.contact.searching):
         return JSONResponse({"id": None, "status": "ENDED", "done": True, "contact": contact_json(started.contact),
                              "result": None, "error": None})
     return await _search_answer(request, principal, started.job_id)

@@ -69,30 +69,34 @@ function errorText(body) {
 /**
  * The dashboard's only network call. `template` is a route path such as "/v1/jobs/{id}"; native
  * routes get the key as a Bearer token, VoilaNorbert's (/2018-01-08/) as HTTP Basic. The key never
- * goes into a URL. A refused key (401/403) signs the dashboard out.
+ * goes into a URL. A refused key (401) signs the dashboard out; 403 is a refusal of one action.
  */
 async function api(method, template, { params = {}, query = {}, body, raw = false } = {}) {
   const url = new URL(expand(template, params), window.location.origin);
   for (const [name, value] of Object.entries(query)) {
-    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== undefined && item !== null && item !== "") url.searchParams.append(name, String(item));
+    }
   }
   const key = storedKey();
   const headers = {
     Authorization: template.startsWith("/2018-01-08/") ? `Basic ${btoa(`:${key}`)}` : `Bearer ${key}`,
   };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData; // a file upload: the browser writes the multipart header
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const response = await fetch(url, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || form ? body : JSON.stringify(body),
     credentials: "omit",
     cache: "no-store",
   });
   if (response.ok && raw) return response;
+  if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = new ApiError(response.status, errorText(data));
-    if (response.status === 401 || response.status === 403) {
+    if (response.status === 401) {
       signOut(`The server refused this API key: ${describe(error)}`);
     }
     throw error;
@@ -174,9 +178,9 @@ const orDash = (value) => (value === null || value === undefined || value === ""
 const yesNo = (value) => (value === true ? "yes" : value === false ? "no" : "not checked");
 const smtpReply = (v) => [v.smtp_code, v.enhanced_status, v.smtp_text].filter(Boolean).join(" ") || "—";
 
-function rows(tbody, items, columns, render) {
+function rows(tbody, items, columns, render, empty = "Nothing here yet.") {
   if (!items.length) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colspan: String(columns), class: "empty" }, "Nothing here yet.")));
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: String(columns), class: "empty" }, empty)));
   } else {
     tbody.replaceChildren(...items.map(render));
     labelCells(tbody);
@@ -203,19 +207,97 @@ function codeList(items) {
   return el("ul", { class: "codes" }, ...items.map((item) => el("li", {}, el("code", {}, item))));
 }
 
-// --- credits ----------------------------------------------------------------------------------
+function codeList(items) {
+  if (!items || !items.length) return "—";
+  return el("ul", { class: "codes" }, ...items.map((item) => el("li", {}, el("code", {}, item))));
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element; sizes are attributes (the CSP allows no inline style). */
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+/** A link for a page address the API reports; anything but http(s) is shown as text, never followed. */
+function pageLink(uri) {
+  let parsed = null;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol)) return el("code", {}, uri);
+  return el("a", { href: parsed.href, rel: "noopener noreferrer nofollow", target: "_blank" }, uri);
+}
+
+/** Ask the browser to save a file the API answered (fetched with the key in a header). */
+async function saveFile(response, filename) {
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: filename, hidden: "" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** A small button that runs `work`, showing its failure in the section's alert line. */
+function actionButton(label, accessibleName, errorId, work) {
+  const button = el("button", { type: "button", class: "small secondary", "aria-label": accessibleName }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    await attempt(errorId, work);
+    button.disabled = false;
+  });
+  return button;
+}
+
+// --- screens ----------------------------------------------------------------------------------
+
+const SCREENS = {
+  find: () => undefined,
+  domain: () => loadLists(),
+  bulk: () => loadJobs(),
+  contacts: () => Promise.all([loadLists(), loadContacts()]),
+  contact: (id) => loadContact(id),
+  account: () => Promise.all([refreshCredits(), loadUsage(), loadKeys(), loadDeliveries()]),
+};
+const NAV_FOR = { contact: "contacts" };
+
+/** Show the screen the address names (#find, #domain, #bulk, #contacts, #contact/ID, #account). */
+function route() {
+  if (!storedKey()) return;
+  const [wanted, argument] = window.location.hash.slice(1).split("/");
+  const name = wanted in SCREENS ? wanted : "find";
+  for (const screen of Object.keys(SCREENS)) byId(`screen-${screen}`).hidden = screen !== name;
+  for (const link of byId("nav").querySelectorAll("a")) {
+    if (link.dataset.screen === (NAV_FOR[name] || name)) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.title = `${byId(`screen-${name}`).dataset.title} · mailsleuth`;
+  if (name !== "bulk") clearTimeout(jobsState.timer);
+  SCREENS[name](argument);
+}
+
+// --- account and credits ----------------------------------------------------------------------
+
+const accountState = { admin: false };
 
 async function loadAccount() {
-  const account = await api("GET", "/2018-01-08/account/");
+  const account = await api("GET", "/v1/account");
   const who = byId("who");
-  who.textContent = account.name ? `${account.name} · ${account.email}` : account.email;
+  const user = account.user;
+  who.textContent = user.name ? `${user.name} · ${user.email}` : user.email;
   who.hidden = false;
-  const verify = account.balance.verify;
-  const enrich = account.balance.enrich;
+  accountState.admin = user.admin;
+  const credits = account.credits;
   byId("credits").replaceChildren(
-    balance("Searches", account.credits.remains, `of ${account.credits.total}`),
-    balance("Verifications", verify.remaining, `${verify.processed_entries} used`),
-    balance("Enrichments", enrich.remaining, `${enrich.processed_entries} used`),
+    balance("Searches", credits.search.remaining, `of ${credits.search.total}, ${credits.search.used} used`),
+    balance("Verifications", credits.verify.remaining, `of ${credits.verify.total}, ${credits.verify.used} used`),
+    balance("Enrichments", credits.enrich.remaining, `of ${credits.enrich.total}, ${credits.enrich.used} used`),
   );
 }
 
@@ -225,6 +307,197 @@ function balance(label, remaining, detail) {
 }
 
 const refreshCredits = () => attempt("credits-error", loadAccount);
+
+const USAGE_KINDS = [
+  ["search", "Searches"],
+  ["verify", "Verifications"],
+  ["enrich", "Enrichments"],
+];
+
+/** Credits used per day as stacked bars (one per day), with the totals as text beside. */
+function loadUsage() {
+  return attempt("credits-error", async () => {
+    const usage = await api("GET", "/v1/credits/usage", { query: { days: 30 } });
+    const days = usage.days;
+    const totals = Object.fromEntries(USAGE_KINDS.map(([kind]) => [kind, days.reduce((sum, d) => sum + d[kind], 0)]));
+    const top = Math.max(1, ...days.map((day) => USAGE_KINDS.reduce((sum, [kind]) => sum + day[kind], 0)));
+    const width = 12;
+    const height = 100;
+    const chart = svg("svg", {
+      viewBox: `0 0 ${days.length * width} ${height}`,
+      class: "usage-chart",
+      role: "img",
+      "aria-labelledby": "usage-title",
+      preserveAspectRatio: "none",
+    });
+    days.forEach((day, index) => {
+      let y = height;
+      const label = USAGE_KINDS.map(([kind, name]) => `${day[kind]} ${name.toLowerCase()}`).join(", ");
+      const group = svg("g", {}, svg("title", {}, `${day.date}: ${label}`));
+      for (const [kind] of USAGE_KINDS) {
+        const size = (day[kind] / top) * height;
+        if (size > 0) {
+          y -= size;
+          group.append(svg("rect", { x: index * width + 1, y, width: width - 2, height: size, class: `bar-${kind}` }));
+        }
+      }
+      chart.append(group);
+    });
+    chart.append(svg("line", { x1: 0, y1: height, x2: days.length * width, y2: height, class: "axis" }));
+    const ticks = el("div", { class: "ticks muted small" }, el("span", {}, days[0].date), el("span", {}, days[days.length - 1].date));
+    const legend = el(
+      "ul",
+      { class: "legend" },
+      ...USAGE_KINDS.map(([kind, name]) => el("li", {}, el("span", { class: `swatch bar-${kind}` }), `${name}: ${totals[kind]}`)),
+    );
+    byId("usage").replaceChildren(chart, ticks, legend);
+  });
+}
+
+// --- API keys ---------------------------------------------------------------------------------
+
+function loadKeys() {
+  byId("keys-card").hidden = !accountState.admin;
+  if (!accountState.admin) return undefined;
+  return attempt("keys-error", async () => {
+    const found = await api("GET", "/v1/keys");
+    rows(byId("keys-table").tBodies[0], found.results, 4, keyRow, "No keys.");
+  });
+}
+
+function keyRow(key) {
+  const state = key.revoked ? "revoked" : key.current ? "active (this browser)" : "active";
+  const actions = [];
+  if (!key.revoked && !key.current) {
+    actions.push(
+      actionButton("Revoke", `Revoke key ${key.prefix}`, "keys-error", async () => {
+        if (!window.confirm(`Revoke the key ${key.prefix}…? Clients using it stop working.`)) return;
+        await api("DELETE", "/v1/keys/{prefix}", { params: { prefix: key.prefix } });
+        await loadKeys();
+      }),
+    );
+  }
+  return el(
+    "tr",
+    {},
+    el("td", {}, el("code", {}, `${key.prefix}…`)),
+    el("td", {}, when(key.created)),
+    el("td", {}, badge(state, { revoked: "bad", active: "good", "active (this browser)": "info" })),
+    el("td", { class: "actions" }, ...actions),
+  );
+}
+
+async function createKey() {
+  await attempt("keys-error", async () => {
+    const made = await api("POST", "/v1/keys");
+    const note = byId("key-new");
+    note.replaceChildren(
+      el("p", {}, "The new key, shown only now (the server keeps only its hash):"),
+      el("p", {}, el("code", { class: "secret" }, made.key)),
+    );
+    note.hidden = false;
+    await loadKeys();
+  });
+}
+
+// --- lists (shared by the find, domain and contacts screens) ----------------------------------
+
+const listsState = { items: [] };
+
+function loadLists() {
+  return attempt("lists-error", async () => {
+    const found = await api("GET", "/v1/lists");
+    listsState.items = found.results;
+    rows(byId("lists-table").tBodies[0], found.results, 3, listRow, "No lists yet: create one above.");
+    fillListChoices();
+  });
+}
+
+/** Every "which list" select on the page, keeping what each had chosen. */
+function fillListChoices() {
+  for (const select of document.querySelectorAll("select[data-lists]")) {
+    const chosen = select.value;
+    const first = el("option", { value: "" }, select.dataset.lists);
+    const options = listsState.items.map((item) => el("option", { value: String(item.id) }, item.name));
+    select.replaceChildren(first, ...options);
+    if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
+  }
+}
+
+function listName(id) {
+  const item = listsState.items.find((candidate) => candidate.id === id);
+  return item ? item.name : `#${id}`;
+}
+
+function listRow(item) {
+  const name = el("td", {}, el("span", { class: "list-name" }, item.name));
+  const show = actionButton("Show", `Show the contacts of ${item.name}`, "lists-error", async () => {
+    byId("filter-list").value = String(item.id);
+    contactsState.page = 1;
+    await loadContacts();
+  });
+  const rename = el("button", { type: "button", class: "small secondary", "aria-label": `Rename ${item.name}` }, "Rename");
+  rename.addEventListener("click", () => name.replaceChildren(renameForm(item)));
+  const exportButton = actionButton("Export CSV", `Export ${item.name} as CSV`, "lists-error", async () => {
+    const response = await api("GET", "/v1/lists/{id}/export", { params: { id: item.id }, raw: true });
+    await saveFile(response, `list-${item.id}.csv`);
+  });
+  const remove = actionButton("Delete", `Delete ${item.name}`, "lists-error", async () => {
+    if (!window.confirm(`Delete the list ${item.name}? Its contacts stay.`)) return;
+    await api("DELETE", "/v1/lists/{id}", { params: { id: item.id } });
+    await loadLists();
+    await loadContacts();
+  });
+  return el("tr", {}, name, el("td", {}, item.contacts), el("td", { class: "actions" }, show, rename, exportButton, remove));
+}
+
+function renameForm(item) {
+  const id = `rename-${item.id}`;
+  const input = el("input", { id, name: "name", value: item.name, required: "", autocomplete: "off" });
+  const form = el(
+    "form",
+    { class: "inline" },
+    el("label", { for: id, class: "visually-hidden" }, `New name for ${item.name}`),
+    input,
+    el("button", { type: "submit", class: "small" }, "Save"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await attempt("lists-error", async () => {
+      await api("PATCH", "/v1/lists/{id}", { params: { id: item.id }, body: { name: input.value } });
+      await loadLists();
+    });
+  });
+  setTimeout(() => input.select(), 0);
+  return form;
+}
+
+async function createList(event) {
+  event.preventDefault();
+  const input = byId("list-name");
+  await busy(event.currentTarget, () =>
+    attempt("lists-error", async () => {
+      await api("POST", "/v1/lists", { body: { name: input.value } });
+      input.value = "";
+      await loadLists();
+    }),
+  );
+}
+
+/** "Save to list" for one contact: a list choice and a button; `errorId` shows what went wrong. */
+function saveToList(contact, errorId, select = null) {
+  const id = `save-${contact.id}-${Math.random().toString(36).slice(2, 8)}`;
+  const choice = select || el("select", { id, "data-lists": "Choose a list" });
+  const button = actionButton("Save to list", `Save ${contact.name || contact.email} to a list`, errorId, async () => {
+    if (!choice.value) throw new Error("Choose a list first (create one under Contacts & lists).");
+    const item = await api("POST", "/v1/lists/{id}/contacts", { params: { id: choice.value }, body: { ids: [contact.id] } });
+    button.textContent = `Saved to ${item.name}`;
+    await loadLists();
+  });
+  if (select) return button;
+  const wrapper = el("div", { class: "inline" }, el("label", { for: id, class: "visually-hidden" }, "List"), choice, button);
+  return wrapper;
+}
 
 // --- find -------------------------------------------------------------------------------------
 
@@ -245,33 +518,61 @@ async function find(event) {
     }),
   );
   output.replaceChildren(...(shown ? [shown] : []));
-  refreshCredits();
-  loadContacts();
+  fillListChoices();
+  if (shown) loadLists();
 }
 
 function findAnswer(answer, name, domain) {
   if (answer.error) throw new Error(`The search failed: ${answer.error}`);
   const contact = answer.contact || {};
   const result = answer.result || contact.evidence || {};
-  const evidence = result.verification || {};
   const email = contact.email || result.email;
   return el(
     "div",
     { class: "answer" },
     el("p", { class: "address" }, email || `No address found for ${name} at ${domain}.`),
-    facts([
-      ["Verdict", badge(result.verdict || contact.verdict, VERDICT_CLASSES)],
-      ["Score", result.score ?? contact.score],
-      ["Pattern", result.pattern ? el("code", {}, result.pattern) : null],
-      ["Candidates tried", codeList(result.candidates_tried)],
-      ["MX hosts", codeList(evidence.mx_hosts)],
-      ["SMTP reply", smtpReply(evidence)],
-      ["Catch-all", yesNo(evidence.catch_all)],
-      ["Reason", result.reason || evidence.reason],
-    ]),
+    evidenceFacts(result, contact),
+    answer.sources && answer.sources.length ? sourceList(answer.sources) : null,
+    contact.id ? el("div", { class: "answer-actions" }, saveToList(contact, "find-error"),
+      el("a", { href: `#contact/${contact.id}` }, "Open the contact")) : null,
   );
 }
 
+function evidenceFacts(result, contact = {}) {
+  const evidence = result.verification || {};
+  return facts([
+    ["Verdict", badge(result.verdict || contact.verdict, VERDICT_CLASSES)],
+    ["Score", result.score ?? contact.score],
+    ["Pattern", result.pattern ? el("code", {}, result.pattern) : null],
+    ["Candidates tried", codeList(result.candidates_tried)],
+    ["MX hosts", codeList(evidence.mx_hosts)],
+    ["SMTP reply", smtpReply(evidence)],
+    ["Catch-all", yesNo(evidence.catch_all)],
+    ["Reason", result.reason || evidence.reason],
+  ]);
+}
+
+/** Where an address was seen: each page with first and last seen. */
+function sourceList(sources) {
+  if (!sources || !sources.length) return el("span", { class: "muted" }, "no page known");
+  return el(
+    "ul",
+    { class: "sources" },
+    ...sources.map((source) =>
+      el(
+        "li",
+        {},
+        pageLink(source.uri),
+        el(
+          "span",
+          { class: "muted small" },
+          ` first seen ${source.extracted_on}, last seen ${source.last_seen_on}`,
+          source.still_on_page ? "" : " (no longer on the page)",
+        ),
+      ),
+    ),
+  );
+}
 // --- verify -----------------------------------------------------------------------------------
 
 async function verify(event) {
@@ -297,7 +598,7 @@ async function verify(event) {
       }),
     ),
   );
-  refreshCredits();
+
 }
 
 async function verifyOne({ email, row }) {
@@ -338,33 +639,394 @@ function verifyRow(email, result) {
   );
 }
 
+// --- domain search ----------------------------------------------------------------------------
+
+const domainState = { body: null, page: 1 };
+
+async function domainSearch(event) {
+  event.preventDefault();
+  const query = byId("domain-query").value.trim();
+  // a name with a dot and no space is a domain; anything else is a company name to resolve
+  domainState.body = /^[^\s]+\.[^\s]+$/.test(query) ? { domain: query } : { company: query };
+  domainState.page = 1;
+  await busy(event.currentTarget, loadDomain);
+}
+
+function loadDomain() {
+  const summary = byId("domain-summary");
+  summary.replaceChildren(el("p", { class: "muted" }, "Reading the company's website and checking its people…"));
+  return attempt("domain-error", async () => {
+    try {
+      const answer = await api("POST", "/v1/domain-search", { body: { ...domainState.body, page: domainState.page } });
+      summary.replaceChildren(domainSummary(answer));
+      byId("domain-people-card").hidden = false;
+      const empty = `Nobody known at ${answer.domain} yet: its website names no one.`;
+      rows(byId("domain-table").tBodies[0], answer.results, 6, domainRow, empty);
+      byId("domain-page").textContent = `Page ${answer.page} · ${answer.total} people`;
+      byId("domain-prev").disabled = answer.page <= 1;
+      byId("domain-next").disabled = !answer.has_next;
+    } catch (error) {
+      summary.replaceChildren();
+      byId("domain-people-card").hidden = true;
+      throw error;
+    }
+  });
+}
+
+function catchAllText(value) {
+  if (value === true) return "yes: the mail server accepts every address, so a verification cannot confirm one";
+  if (value === false) return "no: the mail server refuses unknown addresses";
+  return "not checked yet";
+}
+
+function domainSummary(answer) {
+  const company = answer.company || {};
+  const convention = answer.convention;
+  const patterns = convention.patterns.length
+    ? el(
+        "ul",
+        { class: "patterns" },
+        ...convention.patterns.map((item) =>
+          el("li", {}, el("code", {}, item.pattern), " ", el("span", { class: "muted" }, `${Math.round(item.score * 100)}%`)),
+        ),
+      )
+    : el("span", { class: "muted" }, "not known yet");
+  const crawl = answer.crawl;
+  const site = crawl.error ? `not read: ${crawl.error}` : `${crawl.pages} pages read, ${crawl.addresses} addresses seen, ${when(crawl.crawled)}`;
+  return el(
+    "div",
+    { class: "domain-summary" },
+    el("p", { class: "address" }, company.name || answer.domain, " ", el("span", { class: "muted small" }, answer.domain)),
+    company.description ? el("p", { class: "muted" }, company.description) : null,
+    facts([
+      ["Address convention", patterns],
+      ["Evidence", `learned from ${convention.evidence} ${convention.evidence === 1 ? "address" : "addresses"}`],
+      ["Accepts every address", catchAllText(answer.catch_all)],
+      ["Website", company.url ? pageLink(company.url) : null],
+      ["Website crawl", site],
+    ]),
+  );
+}
+
+function domainRow(contact) {
+  const verdict = el("td", {}, contact.verdict ? badge(contact.verdict, VERDICT_CLASSES) : "—");
+  const confidence = el("td", {}, orDash(contact.score));
+  const verifyButton = actionButton("Verify", `Verify ${contact.email}`, "domain-error", async () => {
+    verdict.replaceChildren(el("span", { class: "muted" }, "checking…"));
+    const first = await api("POST", "/v1/verify", { body: { email: contact.email, wait: 20 } });
+    const answer = await settle(first, (id) => api("GET", "/v1/verifications/{id}", { params: { id } }));
+    if (answer.error) throw new Error(answer.error);
+    verdict.replaceChildren(badge(answer.result.verdict, VERDICT_CLASSES));
+    confidence.textContent = orDash(answer.result.score);
+  });
+  const name = el(
+    "td",
+    {},
+    el("a", { href: `#contact/${contact.id}` }, orDash(contact.name)),
+    contact.is_new ? el("span", { class: "badge info small" }, "new") : null,
+  );
+  return el(
+    "tr",
+    {},
+    name,
+    el("td", {}, contact.email ? el("code", {}, contact.email) : "—"),
+    verdict,
+    confidence,
+    el("td", {}, sourceList(contact.sources)),
+    el("td", { class: "actions" }, contact.email ? verifyButton : null, saveToList(contact, "domain-error", byId("domain-list"))),
+  );
+}
+
 // --- contacts ---------------------------------------------------------------------------------
 
-const contactsState = { page: 1, query: "" };
+const contactsState = { page: 1 };
 
 const missing = (contact) => (contact.searching ? "searching…" : "not found");
 
+/** The contacts query of the filter form (dates are local days; "until" includes its day). */
+function contactQuery() {
+  const day = (value, extra = 0) => {
+    const [year, month, date] = value.split("-").map(Number);
+    return new Date(year, month - 1, date + extra).getTime();
+  };
+  const from = byId("filter-from").value;
+  const to = byId("filter-to").value;
+  return {
+    page: contactsState.page,
+    per_page: PAGE_SIZE,
+    query: byId("contacts-query").value.trim(),
+    lists: byId("filter-list").value,
+    status: byId("filter-status").value,
+    verdict: byId("filter-verdict").value,
+    created: [from ? `>=${day(from)}` : "", to ? `<${day(to, 1)}` : ""],
+  };
+}
+
 function loadContacts() {
   return attempt("contacts-error", async () => {
-    const page = await api("GET", "/v1/contacts", {
-      query: { page: contactsState.page, per_page: PAGE_SIZE, query: contactsState.query },
-    });
-    rows(byId("contacts-table").tBodies[0], page.results, 6, (contact) =>
-      el(
-        "tr",
-        {},
-        el("td", {}, orDash(contact.name)),
-        el("td", {}, contact.email ? el("code", {}, contact.email) : el("span", { class: "muted" }, missing(contact))),
-        el("td", {}, orDash(contact.domain || contact.company)),
-        el("td", {}, contact.verdict ? badge(contact.verdict, VERDICT_CLASSES) : "—"),
-        el("td", {}, orDash(contact.score)),
-        el("td", {}, when(contact.created)),
-      ),
-    );
+    const page = await api("GET", "/v1/contacts", { query: contactQuery() });
+    const empty = "No contacts match. Find an address or search a domain to add some.";
+    rows(byId("contacts-table").tBodies[0], page.results, 7, contactRow, empty);
     const pages = Math.max(page.pages, 1);
     byId("contacts-page").textContent = `Page ${page.page} of ${pages} · ${page.total} contacts`;
     byId("contacts-prev").disabled = page.page <= 1;
     byId("contacts-next").disabled = page.page >= pages;
+  });
+}
+
+function contactRow(contact) {
+  return el(
+    "tr",
+    {},
+    el("td", {}, el("a", { href: `#contact/${contact.id}` }, orDash(contact.name))),
+    el("td", {}, contact.email ? el("code", {}, contact.email) : el("span", { class: "muted" }, missing(contact))),
+    el("td", {}, orDash(contact.domain || contact.company)),
+    el("td", {}, contact.verdict ? badge(contact.verdict, VERDICT_CLASSES) : "—"),
+    el("td", {}, contact.status),
+    el("td", {}, orDash(contact.score)),
+    el("td", {}, when(contact.created)),
+  );
+}
+
+// --- one contact ------------------------------------------------------------------------------
+
+const STATUSES = ["LEAD", "CONTACTED", "WON", "LOST"];
+
+function loadContact(id) {
+  const body = byId("contact-body");
+  body.replaceChildren();
+  return attempt("contact-error", async () => {
+    if (!/^\d+$/.test(id || "")) throw new Error("No such contact.");
+    await loadLists();
+    const contact = await api("GET", "/v1/contacts/{id}", { params: { id } });
+    byId("contact-title").textContent = contact.name || contact.email || `Contact #${contact.id}`;
+    body.replaceChildren(...contactPage(contact));
+    fillListChoices();
+  });
+}
+
+function contactPage(contact) {
+  const statusId = "contact-status";
+  const status = el("select", { id: statusId }, ...STATUSES.map((value) => el("option", { value }, value)));
+  status.value = contact.status;
+  status.addEventListener("change", () =>
+    attempt("contact-error", async () => {
+      const changed = await api("PATCH", "/v1/contacts/{id}", { params: { id: contact.id }, body: { status: status.value } });
+      status.value = changed.status;
+      saved.textContent = `Status saved: ${changed.status}`;
+    }),
+  );
+  const saved = el("span", { class: "muted small", role: "status" });
+  const evidence = contact.evidence || {};
+  const sources = evidence.sources || [];
+  const history = [
+    [contact.created, `Added (${contact.source || "unknown source"})`],
+    [contact.updated, "Last changed"],
+    ...sources.flatMap((source) => [
+      [Date.parse(source.extracted_on), `Seen on ${source.uri}`],
+      [Date.parse(source.last_seen_on), `Last seen on ${source.uri}`],
+    ]),
+  ].sort((a, b) => b[0] - a[0]);
+  return [
+    facts([
+      ["Address", contact.email ? el("code", {}, contact.email) : missing(contact)],
+      ["Verdict", contact.verdict ? badge(contact.verdict, VERDICT_CLASSES) : "—"],
+      ["Score", contact.score],
+      ["Company", contact.company || contact.domain],
+      ["Lists", contact.lists.length ? contact.lists.map(listName).join(", ") : "none"],
+      ["Status", el("span", { class: "inline" }, el("label", { for: statusId, class: "visually-hidden" }, "Contact status"), status, saved)],
+    ]),
+    el("div", { class: "answer-actions" }, saveToList(contact, "contact-error")),
+    el("h3", {}, "Evidence"),
+    evidenceFacts(evidence.verification || evidence.verdict ? evidence : {}, contact),
+    el("h3", {}, "Sources"),
+    sourceList(sources),
+    el("h3", {}, "History"),
+    el("ol", { class: "history" }, ...history.map(([at, what]) => el("li", {}, el("span", { class: "muted" }, when(at)), " ", what))),
+  ];
+}
+// --- bulk files: upload ------------------------------------------------------------------------
+
+const PREVIEW_ROWS = 5;
+const uploadState = { file: null, header: [] };
+
+/** The first rows of a CSV (quotes, doubled quotes and newlines in quotes), for the preview. */
+function csvRows(text, limit) {
+  const found = [];
+  let row = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length && found.length < limit; i += 1) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 1;
+      } else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") {
+      row.push(cell);
+      cell = "";
+    } else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i += 1;
+      row.push(cell);
+      if (row.some((value) => value.trim())) found.push(row);
+      row = [];
+      cell = "";
+    } else cell += ch;
+  }
+  if (found.length < limit && (cell || row.length)) {
+    row.push(cell);
+    if (row.some((value) => value.trim())) found.push(row);
+  }
+  return found;
+}
+
+const COLUMN_GUESSES = {
+  "col-first": ["name", "full name", "fullname", "first name", "firstname", "first", "given name"],
+  "col-last": ["last name", "lastname", "last", "surname", "family name"],
+  "col-company": ["company", "company name", "organization", "organisation", "employer"],
+  "col-domain": ["domain", "company domain", "website", "url", "site"],
+};
+
+const uploadKind = () => (byId("kind-find").checked ? "find" : "verify");
+
+async function chooseFile(file) {
+  showError("upload-error", "");
+  if (!file) return;
+  uploadState.file = file;
+  byId("upload-file-name").textContent = `${file.name} (${Math.ceil(file.size / 1024)} KB)`;
+  const head = await file.slice(0, 65536).text();
+  const found = csvRows(head.replace(/^\uFEFF/, ""), PREVIEW_ROWS + 1);
+  if (!found.length) {
+    showError("upload-error", "The file has no rows.");
+    return;
+  }
+  uploadState.header = found[0];
+  const width = Math.max(...found.map((row) => row.length));
+  const table = byId("preview-table");
+  const titles = Array.from({ length: width }, (_, index) => found[0][index] || `Column ${index + 1}`);
+  table.tHead.rows[0].replaceChildren(...titles.map((title) => el("th", { scope: "col" }, title)));
+  table.tBodies[0].replaceChildren(
+    ...found.slice(1).map((row) => el("tr", {}, ...titles.map((_, index) => el("td", {}, orDash(row[index]))))),
+  );
+  labelCells(table.tBodies[0]);
+  for (const [id, words] of Object.entries(COLUMN_GUESSES)) {
+    const select = byId(id);
+    const none = el("option", { value: "" }, "—");
+    select.replaceChildren(none, ...titles.map((title, index) => el("option", { value: String(index) }, `${index + 1}: ${title}`)));
+    const guess = titles.findIndex((title) => words.includes(title.trim().toLowerCase().replace(/[_-]/g, " ")));
+    select.value = guess >= 0 ? String(guess) : "";
+  }
+  if (byId("col-first").value === byId("col-last").value) byId("col-last").value = "";
+  byId("upload-preview").hidden = false;
+  showKind();
+}
+
+function showKind() {
+  const finding = uploadKind() === "find";
+  const chosen = Boolean(uploadState.file);
+  byId("upload-columns").hidden = !finding || !chosen;
+  const note = byId("upload-email-note");
+  note.hidden = finding || !chosen;
+  note.textContent = "The addresses are read from the column named email (or address, mail), else from the first column holding an @.";
+}
+
+async function upload(event) {
+  event.preventDefault();
+  if (!uploadState.file) {
+    showError("upload-error", "Choose a CSV file first.");
+    return;
+  }
+  const form = new FormData();
+  form.append("kind", uploadKind());
+  form.append("filename", uploadState.file.name);
+  if (uploadKind() === "find") {
+    const name = [byId("col-first").value, byId("col-last").value].filter(Boolean).join(",");
+    form.append("col_name", name);
+    form.append("col_company", byId("col-company").value);
+    form.append("col_domain", byId("col-domain").value);
+  }
+  form.append("file", uploadState.file, uploadState.file.name);
+  await busy(event.currentTarget, () =>
+    attempt("upload-error", async () => {
+      const job = await api("POST", "/v1/jobs", { body: form });
+      showJob(job);
+      loadJobs();
+    }),
+  );
+}
+
+function dropZone() {
+  const zone = byId("drop-zone");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const file = event.dataTransfer.files[0];
+    if (file) chooseFile(file);
+  });
+  byId("upload-file").addEventListener("change", (event) => chooseFile(event.currentTarget.files[0]));
+}
+
+// --- bulk files: the job being watched ---------------------------------------------------------
+
+const jobState = { id: null, timer: null, running: false };
+
+const VERDICT_PARTS = [
+  ["deliverable", "Deliverable"],
+  ["risky", "Risky"],
+  ["undeliverable", "Undeliverable"],
+];
+
+/** The verdict mix as one stacked bar (SVG), with the counts as text. */
+function verdictChart(job) {
+  const counts = job.verdicts;
+  const total = VERDICT_PARTS.reduce((sum, [key]) => sum + counts[key], 0);
+  const bar = svg("svg", { viewBox: "0 0 100 8", class: "mix", role: "img", "aria-label": `Verdicts of job ${job.id}`, preserveAspectRatio: "none" });
+  let x = 0;
+  for (const [key, label] of VERDICT_PARTS) {
+    const size = total ? (counts[key] / total) * 100 : 0;
+    if (size > 0) bar.append(svg("rect", { x, y: 0, width: size, height: 8, class: `mix-${key}` }, svg("title", {}, `${label}: ${counts[key]}`)));
+    x += size;
+  }
+  if (!total) bar.append(svg("rect", { x: 0, y: 0, width: 100, height: 8, class: "mix-none" }));
+  const legend = el(
+    "ul",
+    { class: "legend" },
+    ...VERDICT_PARTS.map(([key, label]) => el("li", {}, el("span", { class: `swatch mix-${key}` }), `${label}: ${counts[key]}`)),
+  );
+  return el("div", { class: "chart" }, bar, legend);
+}
+
+function showJob(job) {
+  jobState.id = job.id;
+  clearTimeout(jobState.timer);
+  byId("job-card").hidden = false;
+  byId("job-title").textContent = `Job #${job.id}${job.filename ? ` · ${job.filename}` : ""} · ${JOB_KINDS[job.kind] || job.kind}`;
+  const percent = Math.round(job.progress * 100);
+  byId("job-progress").replaceChildren(
+    el("p", {}, badge(job.status, STATUS_CLASSES), " ", `${percent}% · ${job.treated} of ${job.quantity} rows done`,
+      el("span", { class: "muted" }, ` (${job.success} found or verified, ${job.failed} failed)`)),
+    el("progress", { max: "1", value: String(job.progress), "aria-label": `Job ${job.id} progress` }),
+    verdictChart(job),
+    ...(job.error ? [el("p", { class: "error-text" }, job.error)] : []),
+  );
+  const actions = JOB_ACTIONS.filter((action) => action.shown(job)).map((action) => jobButton(job, action, "job-error"));
+  byId("job-actions").replaceChildren(...actions);
+  if (ACTIVE.has(job.status) && storedKey()) jobState.timer = setTimeout(watchJob, POLL_MS);
+  else if (jobState.running) loadJobs(); // it just finished: the list shows it too
+  jobState.running = ACTIVE.has(job.status);
+}
+
+function watchJob() {
+  return attempt("job-error", async () => {
+    if (jobState.id !== null) showJob(await api("GET", "/v1/jobs/{id}", { params: { id: jobState.id } }));
   });
 }
 
@@ -392,41 +1054,36 @@ const JOB_ACTIONS = [
   {
     label: "Download",
     shown: (job) => job.result_available,
-    run: download,
+    run: async (job) => {
+      const response = await api("GET", "/v1/jobs/{id}/results", { params: { id: job.id }, raw: true });
+      await saveFile(response, `job-${job.id}-results.csv`);
+    },
   },
 ];
 
-/** Fetch the result file with the key in a header, then hand it to the browser as a download. */
-async function download(job) {
-  const response = await api("GET", "/v1/jobs/{id}/results", { params: { id: job.id }, raw: true });
-  const url = URL.createObjectURL(await response.blob());
-  const link = el("a", { href: url, download: `job-${job.id}-results.csv`, hidden: "" });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
-
-function jobButton(job, action) {
+function jobButton(job, action, errorId = "jobs-error") {
   const button = el("button", { type: "button", class: "small secondary" }, action.label);
   button.setAttribute("aria-label", `${action.label} job ${job.id}`);
   button.addEventListener("click", async () => {
     if (action.confirm && !window.confirm(action.confirm(job))) return;
     button.disabled = true;
-    await attempt("jobs-error", () => action.run(job));
+    const changed = await attempt(errorId, () => action.run(job));
     button.disabled = false;
+    if (changed && jobState.id === job.id) showJob(changed);
+    else if (jobState.id === job.id) watchJob();
     loadJobs();
   });
   return button;
 }
 
 function jobRow(job) {
-  const verdicts = job.verdicts;
   const actions = JOB_ACTIONS.filter((action) => action.shown(job));
+  const open = el("a", { href: "#bulk", "aria-label": `Watch job ${job.id}` }, `#${job.id}`);
+  open.addEventListener("click", () => showJob(job));
   return el(
     "tr",
     {},
-    el("td", {}, `#${job.id}`, job.filename ? el("div", { class: "muted small" }, job.filename) : null),
+    el("td", {}, open, job.filename ? el("div", { class: "muted small" }, job.filename) : null),
     el("td", {}, JOB_KINDS[job.kind] || job.kind),
     el(
       "td",
@@ -437,14 +1094,10 @@ function jobRow(job) {
     el(
       "td",
       {},
-      el("progress", { max: "1", value: String(job.progress), "aria-label": `Job ${job.id} progress` }),
+      el("progress", { max: "1", value: String(job.progress), "aria-label": `Job ${job.id} progress in the list` }),
       el("div", { class: "muted small" }, `${job.treated} / ${job.quantity} rows`),
     ),
-    el(
-      "td",
-      { class: "small" },
-      `${verdicts.deliverable} deliverable, ${verdicts.risky} risky, ${verdicts.undeliverable} undeliverable`,
-    ),
+    el("td", { class: "small" }, verdictChart(job)),
     el("td", {}, when(job.created)),
     el("td", { class: "actions" }, ...actions.map((action) => jobButton(job, action))),
   );
@@ -455,7 +1108,7 @@ function loadJobs() {
   return attempt("jobs-error", async () => {
     const found = await api("GET", "/v1/jobs", { query: { offset: jobsState.offset, limit: PAGE_SIZE + 1 } });
     const jobs = found.results.slice(0, PAGE_SIZE);
-    rows(byId("jobs-table").tBodies[0], jobs, 7, jobRow);
+    rows(byId("jobs-table").tBodies[0], jobs, 7, jobRow, "No bulk jobs yet: upload a file above.");
     pager("jobs", jobsState.offset, found.results.length > PAGE_SIZE);
     if (jobs.some((job) => ACTIVE.has(job.status)) && storedKey()) {
       jobsState.timer = setTimeout(loadJobs, JOBS_REFRESH_MS);
@@ -510,23 +1163,34 @@ function loadDeliveries() {
 function showDashboard() {
   byId("sign-in").hidden = true;
   byId("dashboard").hidden = false;
+  byId("nav").hidden = false;
   byId("sign-out").hidden = false;
-  loadContacts();
-  loadJobs();
-  loadDeliveries();
+  route();
 }
 
 /** Forget the key and every piece of organisation data on the page. */
 function signOut(message) {
   localStorage.removeItem(KEY_STORAGE);
   clearTimeout(jobsState.timer);
+  clearTimeout(jobState.timer);
+  jobState.id = null;
+  listsState.items = [];
   for (const table of document.querySelectorAll("#dashboard table")) table.tBodies[0].replaceChildren();
-  for (const id of ["credits", "find-result"]) byId(id).replaceChildren();
-  byId("verify-table").hidden = true;
+  for (const id of ["credits", "find-result", "domain-summary", "job-progress", "job-actions", "usage", "contact-body", "key-new"]) {
+    byId(id).replaceChildren();
+  }
+  for (const id of ["verify-table", "domain-people-card", "job-card", "key-new", "upload-preview", "upload-columns"]) {
+    byId(id).hidden = true;
+  }
+  byId("upload-form").reset();
+  uploadState.file = null;
+  byId("upload-file-name").textContent = "";
   byId("who").hidden = true;
+  byId("nav").hidden = true;
   byId("sign-out").hidden = true;
   byId("dashboard").hidden = true;
   byId("sign-in").hidden = false;
+  document.title = "mailsleuth";
   showError("sign-in-error", message);
   byId("key").focus();
 }
@@ -553,39 +1217,53 @@ async function signIn(event) {
   });
 }
 
+function paging(prefix, state, load, step) {
+  byId(`${prefix}-prev`).addEventListener("click", () => {
+    step(state, -1);
+    load();
+  });
+  byId(`${prefix}-next`).addEventListener("click", () => {
+    step(state, 1);
+    load();
+  });
+}
+
+const byPage = (state, delta) => {
+  state.page += delta;
+};
+const byOffset = (state, delta) => {
+  state.offset = Math.max(0, state.offset + delta * PAGE_SIZE);
+};
+
 function start() {
   byId("sign-in-form").addEventListener("submit", signIn);
   byId("sign-out").addEventListener("click", () => signOut(""));
   byId("find-form").addEventListener("submit", find);
   byId("verify-form").addEventListener("submit", verify);
+  byId("domain-form").addEventListener("submit", domainSearch);
+  byId("list-form").addEventListener("submit", createList);
+  byId("upload-form").addEventListener("submit", upload);
+  byId("kind-verify").addEventListener("change", showKind);
+  byId("kind-find").addEventListener("change", showKind);
+  byId("key-create").addEventListener("click", createKey);
+  dropZone();
   byId("contacts-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    contactsState.query = byId("contacts-query").value.trim();
     contactsState.page = 1;
     loadContacts();
   });
-  byId("contacts-prev").addEventListener("click", () => {
-    contactsState.page -= 1;
-    loadContacts();
+  paging("contacts", contactsState, loadContacts, byPage);
+  paging("domain", domainState, loadDomain, byPage);
+  paging("jobs", jobsState, loadJobs, byOffset);
+  paging("hooks", hooksState, loadDeliveries, byOffset);
+  byId("jobs-refresh").addEventListener("click", loadJobs);
+  byId("hooks-refresh").addEventListener("click", loadDeliveries);
+  window.addEventListener("hashchange", () => {
+    route();
+    byId("main").focus({ preventScroll: true });
   });
-  byId("contacts-next").addEventListener("click", () => {
-    contactsState.page += 1;
-    loadContacts();
-  });
-  for (const [prefix, state, load] of [["jobs", jobsState, loadJobs], ["hooks", hooksState, loadDeliveries]]) {
-    byId(`${prefix}-refresh`).addEventListener("click", load);
-    byId(`${prefix}-prev`).addEventListener("click", () => {
-      state.offset = Math.max(0, state.offset - PAGE_SIZE);
-      load();
-    });
-    byId(`${prefix}-next`).addEventListener("click", () => {
-      state.offset += PAGE_SIZE;
-      load();
-    });
-  }
   if (storedKey()) {
-    showDashboard();
-    refreshCredits();
+    loadAccount().then(showDashboard, (error) => storedKey() && signOut(describe(error)));
   }
 }
 
