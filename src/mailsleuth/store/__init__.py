@@ -55,6 +55,7 @@ from mailsleuth.store.jobs import (
     finish_job,
     get_search,
     get_search_by_token,
+    search_and_address,
     start_search,
     unfinished_searches,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "remove_from_list",
     "revoke_key",
     "save_company",
+    "search_and_address",
     "save_convention",
     "save_domain_state",
     "set_plan",

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
@@ -120,7 +120,8 @@ class Completed:
     charged: int
 
 
-def _record(row: m.Job) -> Job:
+def _record(row: Any) -> Job:
+    """From anything with the job's columns as attributes (an ORM object or a row)."""
     return Job(
         id=row.id,
         org_id=row.org_id,
@@ -299,16 +300,18 @@ async def load_job(db: Database, job_id: int) -> Job | None:
         return _record(row) if row is not None and _is_live(row) else None
 
 
+# Polling clients read a job per request: one statement each, built once.
+_ONE_JOB = select(*m.Job.__table__.c).where(m.Job.org_id == bindparam("org_id"), LIVE)
+_ONE_JOB_BY_ID = _ONE_JOB.where(m.Job.id == bindparam("job_id"))
+_ONE_JOB_BY_TOKEN = _ONE_JOB.where(m.Job.token == bindparam("token"))
+
+
 async def get_job(db: Database, org_id: int, *, job_id: int | None = None, token: str | None = None) -> Job | None:
     if (job_id is None) == (token is None):
         raise ValueError("give exactly one of job_id and token")
-    async with db.read() as session:
-        if job_id is not None:
-            row = await _owned_job(session, org_id, job_id)
-        else:
-            query = select(m.Job).where(m.Job.token == token, m.Job.org_id == org_id, LIVE)
-            row = await session.scalar(query)
-        return _record(row) if row is not None else None
+    key = {"job_id": job_id} if job_id is not None else {"token": token}
+    row = await db.read_one(_ONE_JOB_BY_ID if job_id is not None else _ONE_JOB_BY_TOKEN, {**key, "org_id": org_id})
+    return _record(row) if row is not None else None
 
 
 async def list_jobs(

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -24,7 +25,7 @@ from mailsleuth.store.accounts import user_record
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import InvalidFilter, NotFound
 from mailsleuth.store.knowledge import company_record
-from mailsleuth.store.records import Contact, ContactList, ContactPage, ContactStatus, utcnow
+from mailsleuth.store.records import Company, Contact, ContactList, ContactPage, ContactStatus, User, utcnow
 
 Params = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -269,16 +270,26 @@ def _loaded() -> Select[tuple[m.Contact]]:
 
 
 def _record(row: m.Contact) -> Contact:
+    return _contact(
+        row,
+        user_record(row.owner) if row.owner else None,
+        company_record(row.company) if row.company else None,
+        (member.list_id for member in row.memberships),
+    )
+
+
+def _contact(row: Any, owner: User | None, company: Company | None, list_ids: Iterable[int]) -> Contact:
+    """The record from anything with the contact's columns as attributes (an ORM object or a row)."""
     return Contact(
         id=row.id,
         org_id=row.org_id,
-        owner=user_record(row.owner) if row.owner else None,
+        owner=owner,
         name=row.name,
         first_name=row.first_name,
         last_name=row.last_name,
         domain=row.domain,
         company_name=row.company_name,
-        company=company_record(row.company) if row.company else None,
+        company=company,
         email=row.email,
         score=row.score,
         verdict=row.verdict,
@@ -293,9 +304,52 @@ def _record(row: m.Contact) -> Contact:
         webhook=row.webhook,
         evidence=row.evidence,
         job_id=row.job_id,
-        list_ids=tuple(sorted(member.list_id for member in row.memberships)),
+        list_ids=tuple(sorted(list_ids)),
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def _labelled(table: Any, prefix: str) -> list[Any]:
+    return [column.label(prefix + column.name) for column in table.c]
+
+
+def _unprefixed(row: Any, table: Any, prefix: str) -> SimpleNamespace | None:
+    if getattr(row, prefix + "id") is None:
+        return None
+    return SimpleNamespace(**{column.name: getattr(row, prefix + column.name) for column in table.c})
+
+
+# A contact with its owner, company and list ids in ONE statement, built once: polling clients
+# (`GET /contacts/{id}`, job status) read a contact per request.
+_ONE_CONTACT = (
+    select(
+        *m.Contact.__table__.c,
+        *_labelled(m.User.__table__, "owner__"),
+        *_labelled(m.Company.__table__, "company__"),
+        select(func.aggregate_strings(cast(m.ListMember.list_id, String), ","))
+        .where(m.ListMember.contact_id == m.Contact.id)
+        .scalar_subquery()
+        .label("list_ids"),
+    )
+    .outerjoin_from(m.Contact, m.User, m.User.id == m.Contact.owner_id)
+    .outerjoin(m.Company, m.Company.id == m.Contact.company_id)
+    .where(
+        m.Contact.id == bindparam("contact_id"),
+        m.Contact.org_id == bindparam("org_id"),
+        m.Contact.deleted.is_(False),
+    )
+)
+
+
+def _one_contact_record(row: Any) -> Contact:
+    owner = _unprefixed(row, m.User.__table__, "owner__")
+    company = _unprefixed(row, m.Company.__table__, "company__")
+    return _contact(
+        row,
+        user_record(owner) if owner else None,  # type: ignore[arg-type]
+        company_record(company) if company else None,  # type: ignore[arg-type]
+        (int(part) for part in (row.list_ids or "").split(",") if part),
     )
 
 
@@ -403,9 +457,8 @@ async def create_contact(
 
 async def get_contact(db: Database, org_id: int, contact_id: int) -> Contact | None:
     """The contact, or None when missing, deleted or owned by another organisation."""
-    async with db.read() as session:
-        row = await _get(session, org_id, contact_id)
-        return _record(row) if row else None
+    row = await db.read_one(_ONE_CONTACT, {"contact_id": contact_id, "org_id": org_id})
+    return _one_contact_record(row) if row else None
 
 
 async def update_contact(db: Database, org_id: int, contact_id: int, **changes: Any) -> Contact | None:

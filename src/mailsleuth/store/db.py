@@ -3,26 +3,29 @@
 SQLite (the embedded default) gets the settings that make it a dependable server database: WAL so
 readers never block the writer, foreign keys on, a busy timeout, `BEGIN IMMEDIATE` so a write
 transaction takes the write lock up front instead of failing half-way, and exactly one writer: an
-asyncio lock plus a one-connection write engine. Reads use a separate pool of read-only connections.
-PostgreSQL needs none of that and gets one ordinary engine.
+asyncio lock plus a one-connection write engine. Reads use a separate pool of read-only connections,
+and point reads of one row (`read_one`, what polling clients hit) a synchronous read-only connection
+in the calling thread. PostgreSQL needs none of that and gets one ordinary engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from mailsleuth.config import Settings
+from mailsleuth.store.lookups import Lookups
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -45,10 +48,16 @@ class Database:
                 _create_private(Path(database))
             self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
             self._reader = create_async_engine(url, echo=echo, pool_size=READ_POOL_SIZE, max_overflow=0)
-            _configure_sqlite(self._writer, begin="BEGIN IMMEDIATE", read_only=False)
-            _configure_sqlite(self._reader, begin="BEGIN", read_only=True)
+            lookups = create_engine(
+                parsed.set(drivername="sqlite+pysqlite"), poolclass=NullPool, connect_args={"check_same_thread": False}
+            )
+            _configure_sqlite(self._writer.sync_engine, begin="BEGIN IMMEDIATE", read_only=False)
+            _configure_sqlite(self._reader.sync_engine, begin="BEGIN", read_only=True)
+            _configure_sqlite(lookups, begin=None, read_only=True)
+            self._lookups: Lookups | None = Lookups(lookups)
         else:
             self._writer = self._reader = create_async_engine(url, echo=echo, pool_pre_ping=True)
+            self._lookups = None
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -81,6 +90,18 @@ class Database:
         async with self._read_sessions() as session, session.begin():
             yield session
 
+    async def read_one(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
+        """The first row (attribute access by column key) of one short read, a look-up by key as polls
+        make; `statement` must be built once (a module constant) with `bindparam`s for `params`.
+
+        On SQLite it runs right here on a synchronous read-only connection (`mailsleuth.store.lookups`):
+        the look-up takes tens of microseconds, a hop to aiosqlite's thread and back costs more.
+        """
+        if self._lookups is not None:
+            return self._lookups.first(statement, params)
+        async with self._reader.connect() as connection:
+            return (await connection.execute(statement, params)).first()
+
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic upgrade head); safe to call on every start."""
         config = alembic_config(self.url)
@@ -95,6 +116,8 @@ class Database:
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
+        if self._lookups is not None:
+            self._lookups.close()
 
 
 def _create_private(path: Path) -> None:
@@ -119,10 +142,11 @@ def _upgrade(connection: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-def _configure_sqlite(engine: AsyncEngine, *, begin: str, read_only: bool) -> None:
-    """Take transaction control away from the driver so we decide how each transaction begins."""
+def _configure_sqlite(engine: Engine, *, begin: str | None, read_only: bool) -> None:
+    """Take transaction control away from the driver so we decide how each transaction begins
+    (`begin` None: no transaction is begun, each statement is its own)."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
         cursor = dbapi_connection.cursor()
@@ -135,6 +159,8 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str, read_only: bool) -> No
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+    if begin is not None:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql(begin)

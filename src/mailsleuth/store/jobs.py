@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
@@ -23,7 +23,8 @@ from mailsleuth.store.errors import NotFound
 from mailsleuth.store.records import CreditKind, JobStatus, Search, SearchOutcome, utcnow
 
 
-def _record(row: m.Job) -> Search:
+def _record(row: Any) -> Search:
+    """From anything with the job's columns as attributes (an ORM object or a row)."""
     return Search(
         id=row.id,
         org_id=row.org_id,
@@ -89,10 +90,27 @@ async def create_search(
         return _record(row)
 
 
+# A job with its contact's address in ONE statement, built once: polling clients read it per request.
+_ONE_SEARCH = (
+    select(*m.Job.__table__.c, m.Contact.email.label("contact_email"))
+    .outerjoin_from(
+        m.Job,
+        m.Contact,
+        and_(m.Contact.id == m.Job.contact_id, m.Contact.org_id == m.Job.org_id, m.Contact.deleted.is_(False)),
+    )
+    .where(m.Job.id == bindparam("search_id"), m.Job.org_id == bindparam("org_id"))
+)
+
+
 async def get_search(db: Database, org_id: int, search_id: int) -> Search | None:
-    async with db.read() as session:
-        row = await _owned(session, m.Job, org_id, search_id)
-        return _record(row) if row else None
+    found = await search_and_address(db, org_id, search_id)
+    return found[0] if found else None
+
+
+async def search_and_address(db: Database, org_id: int, search_id: int) -> tuple[Search, str | None] | None:
+    """The search and its contact's address (None without a live contact or address) in one read."""
+    row = await db.read_one(_ONE_SEARCH, {"search_id": search_id, "org_id": org_id})
+    return (_record(row), row.contact_email) if row else None
 
 
 async def get_search_by_token(db: Database, org_id: int, token: str) -> Search | None:

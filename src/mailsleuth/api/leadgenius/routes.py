@@ -20,6 +20,7 @@ from mailsleuth.api.params import parse_id
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
 from mailsleuth.api.leadgenius.dialect import DEFAULT, DIALECT, NOT_FOUND, SUBMIT
+from mailsleuth.api.responses import FastJSON
 from mailsleuth.service import companies, search
 from mailsleuth.engine.results import Verdict
 from mailsleuth.store import JobStatus, Principal, Search
@@ -78,16 +79,15 @@ def answer(job: Search, email: str | None) -> tuple[int, dict[str, Any]]:
     return 404, NOT_FOUND
 
 
-async def status(jobid: str, request: Request, principal: Caller) -> JSONResponse:
+async def status(jobid: str, request: Request, principal: Caller) -> FastJSON:
     """200 with the address, 202 while the job runs, 404 when nothing was found."""
     db = services(request).db
     job_id = parse_id(jobid)
-    job = await store.get_search(db, principal.org_id, job_id) if job_id is not None else None
-    if job is None or job.kind != "search":
-        return JSONResponse(NOT_FOUND, status_code=404)
-    contact = await store.get_contact(db, principal.org_id, job.contact_id) if job.contact_id else None
-    code, body = answer(job, contact.email if contact else None)
-    return JSONResponse(body, status_code=code)
+    found = await store.search_and_address(db, principal.org_id, job_id) if job_id is not None else None
+    if found is None or found[0].kind != "search":
+        return FastJSON(NOT_FOUND, status_code=404)
+    code, body = answer(*found)
+    return FastJSON(body, status_code=code)
 
 
 _SUBMIT_DOC = {"summary": "Submit a job for search", "status_code": 202, "openapi_extra": body_doc(Submission)}

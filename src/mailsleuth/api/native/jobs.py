@@ -16,6 +16,7 @@ from mailsleuth.api.auth import guard, services
 from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.api.params import Limit, Offset, PathId, QueryId
 from mailsleuth.api.resultfiles import download_response
+from mailsleuth.api.responses import FastJSON
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, JobKind
 from mailsleuth.service.errors import NotFound
@@ -85,8 +86,8 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="A bulk job and its progress")
-async def get_job(job_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
-    return job_json(await _job(request, principal, job_id))
+async def get_job(job_id: PathId, request: Request, principal: Caller) -> FastJSON:
+    return FastJSON(job_json(await _job(request, principal, job_id)))
 
 
 @router.post("/jobs/{job_id}/pause", summary="Stop claiming rows (rows in flight finish)")

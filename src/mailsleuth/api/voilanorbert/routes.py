@@ -21,6 +21,7 @@ from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required
 from mailsleuth.api.params import BodyInt, PathId
 from mailsleuth.api.voilanorbert.dialect import DEFAULT, DIALECT, PREFIX, SEARCH_DOMAIN, SEARCH_NAME
+from mailsleuth.api.responses import FastJSON
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound
 from mailsleuth.jobs.runtime import Runtime
@@ -225,11 +226,11 @@ async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @route("GET", "/contacts/{contact_id}", summary="Get a contact")
-async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
+async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> FastJSON:
     contact = await store.get_contact(services(request).db, principal.org_id, contact_id)
     if contact is None:
         raise NotFound(_PAGE_NOT_FOUND)
-    return contact_json(contact)
+    return FastJSON(contact_json(contact))
 
 
 # --- lists ---------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Point reads on SQLite straight through the driver: what polling clients hit, at the cost of one query.
+
+A poll (`GET /contacts/{id}`, a job's status) is one short statement on a primary key. Through the
+async stack it costs an aiosqlite thread hop per call (begin, execute, fetch, close) plus SQLAlchemy's
+per-execution work, many times the query itself. Here each statement is compiled once into SQL, its
+constant parameters and its columns' result processors (SQLAlchemy's own, so timestamps come back
+timezone-aware and JSON decoded exactly as the ORM returns them), then run on one read-only sqlite3
+connection in the calling thread. Under WAL a reader never waits for the writer, and a single
+statement is its own consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Select
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    sql: str
+    template: tuple[Any, ...]  # positional parameters, constants filled in
+    slots: tuple[tuple[int, str], ...]  # (position, caller's parameter name)
+    processors: tuple[Processor, ...]
+    row: Any  # a namedtuple class: rows read like SQLAlchemy rows (attribute access)
+
+
+class Lookups:
+    """Prepared point reads on one synchronous read-only connection of `engine` (a pysqlite engine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: sqlite3.Connection | None = None
+        self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
+
+    def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
+        """The first row of `statement` with `params` bound, or None."""
+        entry = self._prepared.get(id(statement))
+        prepared = entry[1] if entry is not None and entry[0] is statement else self._prepare(statement, params)
+        values = list(prepared.template)
+        for position, name in prepared.slots:
+            values[position] = params[name]
+        found = self._driver().execute(prepared.sql, values).fetchone()
+        if found is None:
+            return None
+        return prepared.row._make(
+            [value if process is None or value is None else process(value)
+             for process, value in zip(prepared.processors, found)]
+        )
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _driver(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # the engine's connect events set the pragmas (query_only, busy timeout); we keep the
+            # driver connection for the life of this object
+            proxied = self._engine.raw_connection()
+            self._connection = proxied.driver_connection
+            proxied.detach()
+        return self._connection
+
+    def _prepare(self, statement: Select[Any], params: Mapping[str, Any]) -> _Prepared:
+        dialect = self._engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        markers = {name: object() for name in params}
+        expanded = compiled.construct_expanded_state(markers)  # type: ignore[arg-type]
+        template = tuple(expanded.positional_parameters or ())
+        slots = tuple(
+            (position, name)
+            for position, value in enumerate(template)
+            for name, marker in markers.items()
+            if value is marker
+        )
+        if {name for _, name in slots} != set(markers):
+            raise ValueError("every parameter of a prepared look-up must be bound as is")
+        columns = list(statement.selected_columns)
+        processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+        row = namedtuple("LookupRow", [column.key for column in columns])  # type: ignore[misc]
+        prepared = _Prepared(expanded.statement, template, slots, processors, row)
+        self._prepared[id(statement)] = (statement, prepared)
+        return prepared
