@@ -14,6 +14,7 @@ import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import dns.asyncresolver
@@ -216,7 +217,9 @@ def _checked(host: str, port: int) -> tuple[str, int]:
     return address, port
 
 
+@lru_cache(maxsize=8192)
 def _to_name(domain: str) -> dns.name.Name:
+    """Parsed once per domain (names are immutable): bulk checks look the same few domains up per row."""
     text = domain.rstrip(".").lower()
     if not text or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise ValueError(f"invalid domain name: {domain!r}")

@@ -86,34 +86,39 @@ def _data_lines(name: str) -> list[str]:
 
 def _ascii_host(host: str, shown: str) -> str:
     """The one rule book for host names, shared by bare domains and the domains of addresses."""
+    encoded, problem = _host_rules(host)
+    if problem is not None:
+        raise InvalidDomain(f"{shown} is not a valid domain: {problem}")
+    return encoded
 
-    def invalid(reason: str) -> InvalidDomain:
-        return InvalidDomain(f"{shown} is not a valid domain: {reason}")
 
+@lru_cache(maxsize=8192)
+def _host_rules(host: str) -> tuple[str, str | None]:
+    """(A-label form, None) or ("", what is wrong); once per host, as a file's rows repeat domains."""
     if not host:
-        raise invalid("there is no host name in it")
+        return "", "there is no host name in it"
     if len(host.removesuffix(".")) > MAX_DOMAIN_LENGTH:  # before IDNA, whose cost grows with the length
-        raise invalid(f"it is longer than {MAX_DOMAIN_LENGTH} characters")
+        return "", f"it is longer than {MAX_DOMAIN_LENGTH} characters"
     try:
         ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
-        raise invalid("it is an IP address; mailsleuth needs a domain name")
+        return "", "it is an IP address; mailsleuth needs a domain name"
     try:
         encoded = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise invalid(str(exc)) from None
+        return "", str(exc)
     encoded = encoded.removesuffix(".")
     labels = encoded.split(".")
     if len(labels) < 2:
-        raise invalid("it has no dot; a bare top-level name cannot receive mail")
+        return "", "it has no dot; a bare top-level name cannot receive mail"
     top = labels[-1]
     if top.isdigit():
-        raise invalid("the top-level domain is numeric")
+        return "", "the top-level domain is numeric"
     if top in _RESERVED_TLDS:
-        raise invalid(f".{top} is reserved and never receives public mail")
-    return encoded
+        return "", f".{top} is reserved and never receives public mail"
+    return encoded, None
 
 
 def normalise_domain(value: str) -> str:

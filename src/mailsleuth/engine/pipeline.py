@@ -14,20 +14,41 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+BACKLOG_FACTOR = 4  # finished results that may wait for a slower row before them, per slot
+
 
 async def ordered_map(
-    items: Iterable[T] | AsyncIterable[T], work: Callable[[T], Awaitable[R]], concurrency: int
+    items: Iterable[T] | AsyncIterable[T],
+    work: Callable[[T], Awaitable[R]],
+    concurrency: int,
+    *,
+    backlog: int | None = None,
 ) -> AsyncIterator[tuple[T, R]]:
-    """Yield ``(item, await work(item))`` in input order with at most ``concurrency`` in flight."""
+    """Yield ``(item, await work(item))`` in input order with at most ``concurrency`` in flight.
+
+    A slot freed by any row admits the next one, so one slow row does not starve the others of
+    work (the domain queues then always have a batch to send); finished rows wait for the slower
+    rows before them, at most ``backlog`` rows held in all (default BACKLOG_FACTOR x concurrency).
+    """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    held = max(concurrency, backlog if backlog is not None else BACKLOG_FACTOR * concurrency)
+    slots = asyncio.Semaphore(concurrency)
     window: deque[tuple[T, asyncio.Future[R]]] = deque()
+
+    async def run(item: T) -> R:
+        try:
+            return await work(item)
+        finally:
+            slots.release()
+
     try:
         async for item in _aiter(items):
-            window.append((item, asyncio.ensure_future(work(item))))
-            if len(window) >= concurrency:
+            while window and (window[0][1].done() or len(window) >= held):
                 head, future = window.popleft()
                 yield head, await future
+            await slots.acquire()  # suspends (letting in-flight work run) only when every slot is busy
+            window.append((item, asyncio.ensure_future(run(item))))
         while window:
             head, future = window.popleft()
             yield head, await future
@@ -43,4 +64,3 @@ async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
     else:
         for item in items:
             yield item
-            await asyncio.sleep(0)  # let in-flight work progress while a long file is read
