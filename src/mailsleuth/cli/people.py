@@ -11,7 +11,6 @@ import typer
 from mailsleuth import store
 from mailsleuth.cli.store import DatabaseUrl, UserError, run_with_store
 from mailsleuth.service.csvfiles import open_input
-from mailsleuth.service.people import ImportReport, parse_people_csv, store_people
 from mailsleuth.store import Database
 
 
@@ -40,6 +39,10 @@ def import_people(
     if default_region is not None and default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         typer.echo(f"error: --default-region {default_region!r} is not a country code such as FR or US", err=True)
         raise typer.Exit(2)
+
+    # imported here: the phone-number locale data it loads weighs ~100 MB, which every other command
+    # (verify-file on a million rows included) would otherwise carry
+    from mailsleuth.service.people import ImportReport, parse_people_csv, store_people
 
     async def work(db: Database) -> ImportReport:
         org_id = await _org_id(db, org)
