@@ -206,8 +206,14 @@ def _contains(column: Any, value: str) -> ColumnElement[bool]:
 
 
 def _company_named(value: str) -> ColumnElement[bool]:
-    known = select(m.Company.id).where(_contains(m.Company.name, value))
-    return or_(_contains(m.Contact.company_name, value), m.Contact.company_id.in_(known))
+    """The contact's own company name, or the facts of its company: linked at creation, or learned
+    later for the contact's domain (a crawl after the search)."""
+    named = _contains(m.Company.name, value)
+    return or_(
+        _contains(m.Contact.company_name, value),
+        m.Contact.company_id.in_(select(m.Company.id).where(named)),
+        m.Contact.domain.in_(select(m.Company.domain).where(named)),
+    )
 
 
 def _conditions(org_id: int, filters: ContactFilters) -> list[ColumnElement[bool]]:
