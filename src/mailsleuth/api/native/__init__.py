@@ -1,6 +1,6 @@
 """The native API (`/v1/`): finds, verifications, contacts, people, bulk jobs and webhook history."""
 
-from mailsleuth.api.native import jobs, routes
+from mailsleuth.api.native import doctor, jobs, routes
 from mailsleuth.api.native.dialect import DIALECT
 
-__all__ = ["DIALECT", "jobs", "routes"]
+__all__ = ["DIALECT", "doctor", "jobs", "routes"]
