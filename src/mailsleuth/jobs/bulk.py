@@ -236,27 +236,21 @@ def result_available(job: Job, now: datetime | None = None) -> bool:
 
 def result_columns(job: Job) -> list[str]:
     """The CSV header: the input columns (a massive's titles exactly as the caller gave them), then
-    the result columns of the job's kind."""
-    if job.columns:
-        return list(job.columns) + list(RESULT_COLUMNS[JobKind(job.kind)])
-    inputs = list(_default_inputs(JobKind(job.kind)))
+    the result columns of the job's kind that no input column is named after."""
+    inputs = list(job.columns) if job.columns else list(_default_inputs(JobKind(job.kind)))
     return inputs + [c for c in RESULT_COLUMNS[JobKind(job.kind)] if c not in inputs]
 
 
 def result_cells(job: Job, row_input: Mapping[str, Any], result: Mapping[str, Any]) -> list[object]:
-    """One CSV line matching `result_columns` (neutralise it with csvfiles.SafeWriter)."""
-    if job.columns:
-        # cells by position; rows stored before `cell_key` existed kept them under their title
-        inputs = [row_input.get(cell_key(index), row_input.get(title)) for index, title in enumerate(job.columns)]
-        return [_cell(value) for value in inputs] + [_cell(result.get(c)) for c in RESULT_COLUMNS[JobKind(job.kind)]]
+    """One CSV line matching `result_columns` (neutralise it with csvfiles.SafeWriter): an input
+    column shows its cell (a massive's by position, `cell_key`), unless the result has that column."""
+    given = len(job.columns or ())
     cells: list[object] = []
-    for column in result_columns(job):
-        cells.append(_cell(row_input.get(column) if column in row_input and column not in result else result.get(column)))
+    for index, column in enumerate(result_columns(job)):
+        key = cell_key(index) if index < given and cell_key(index) in row_input else column
+        value = row_input.get(key) if key in row_input and column not in result else result.get(column)
+        cells.append("" if value is None else ",".join(map(str, value)) if isinstance(value, list) else value)
     return cells
-
-
-def _cell(value: Any) -> object:
-    return "" if value is None else ",".join(map(str, value)) if isinstance(value, list) else value
 
 
 def _default_inputs(kind: JobKind) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -206,13 +206,17 @@ def _contains(column: Any, value: str) -> ColumnElement[bool]:
 
 
 def _company_named(value: str) -> ColumnElement[bool]:
-    """The contact's own company name, or the facts of its company: linked at creation, or learned
-    later for the contact's domain (a crawl after the search)."""
+    """The company name given with the contact, or the facts of its company: linked at creation, or,
+    for a contact known only by its domain, learned later for that domain (a crawl after the search)."""
     named = _contains(m.Company.name, value)
     return or_(
         _contains(m.Contact.company_name, value),
         m.Contact.company_id.in_(select(m.Company.id).where(named)),
-        m.Contact.domain.in_(select(m.Company.domain).where(named)),
+        and_(
+            m.Contact.company_id.is_(None),
+            m.Contact.company_name.is_(None),
+            m.Contact.domain.in_(select(m.Company.domain).where(named)),
+        ),
     )
 
 
