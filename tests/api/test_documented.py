@@ -127,6 +127,7 @@ def test_contacts_company_filter_sees_company_facts_learned_later(
     found = curl(api_server, query, tenant.key)
     assert found.status == 200, found.text
     assert [c["id"] for c in found.json()["result"]] == [contact["id"]] and found.json()["total"] == 1
+    assert found.json()["result"][0]["company"]["name"] == "Rocketworks Industries"  # what matched is shown
     other = curl(api_server, query.replace("rocketworks", "nothing-like-it"), tenant.key).json()
     assert other["result"] == [] and other["total"] == 0
 

@@ -270,8 +270,19 @@ def _conditions(org_id: int, filters: ContactFilters) -> list[ColumnElement[bool
 
 def _loaded() -> Select[tuple[m.Contact]]:
     return select(m.Contact).options(
-        joinedload(m.Contact.owner), joinedload(m.Contact.company), selectinload(m.Contact.memberships)
+        joinedload(m.Contact.owner),
+        joinedload(m.Contact.company),
+        joinedload(m.Contact.domain_company),
+        selectinload(m.Contact.memberships),
     )
+
+
+def _company(row: m.Contact) -> m.Company | None:
+    """The company linked at creation; for a contact known only by its domain, that domain's facts
+    (the same rule as the `company` filter)."""
+    if row.company is not None or row.company_name is not None:
+        return row.company
+    return row.domain_company
 
 
 def _record(row: m.Contact) -> Contact:
@@ -284,7 +295,7 @@ def _record(row: m.Contact) -> Contact:
         last_name=row.last_name,
         domain=row.domain,
         company_name=row.company_name,
-        company=company_record(row.company) if row.company else None,
+        company=company_record(company) if (company := _company(row)) else None,
         email=row.email,
         score=row.score,
         verdict=row.verdict,
