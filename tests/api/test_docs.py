@@ -44,6 +44,10 @@ def test_openapi_declares_each_dialects_key_on_its_routes(api_server: ApiServer)
                       "description": "The bare API key, or `Bearer KEY`, in Authorization."},
         "native_key": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                        "description": "The API key in X-API-Key (or `Authorization: Bearer KEY`)."},
+        "hunter_key": {"type": "apiKey", "in": "query", "name": "api_key",
+                       "description": "The API key as `api_key` (also accepted: X-API-KEY header, `Bearer KEY`)."},
+        "reacher_key": {"type": "apiKey", "in": "header", "name": "x-reacher-secret",
+                        "description": "The API key in x-reacher-secret."},
     }
     security = {(method, path): op.get("security") for path, ops in spec["paths"].items() for method, op in ops.items()}
     assert security[("post", "/2018-01-08/search/name")] == [{"voilanorbert_key": []}]
@@ -51,12 +55,14 @@ def test_openapi_declares_each_dialects_key_on_its_routes(api_server: ApiServer)
     assert security[("post", "/emailguess/v1/submit")] == [{"leadgenius_key": []}]
     assert security[("post", "/profile/profile")] == [{"kaspr_key": []}]
     assert security[("post", "/v1/find")] == [{"native_key": []}]
-    # only the massive's result file goes without a key (the webhook receiver fetches it)
+    # only the massive's result file (the webhook receiver fetches it) and Reacher's version go without a key
     assert [route for route, declared in security.items() if declared is None] == [
-        ("get", "/2018-01-08/massives/download/{key}-result.csv")
+        ("get", "/2018-01-08/massives/download/{key}-result.csv"), ("get", "/version")
     ]
     prefixes = {"/2018-01-08/": "voilanorbert_key", "/emailguess/": "leadgenius_key", "/v1/emailguess/": "leadgenius_key",
-                "/keys/": "kaspr_key", "/profile/": "kaspr_key", "/company/": "kaspr_key", "/v1/": "native_key"}
+                "/keys/": "kaspr_key", "/profile/": "kaspr_key", "/company/": "kaspr_key", "/v2/": "hunter_key",
+                "/v0/check_email": "reacher_key", "/v1/check_email": "reacher_key", "/v1/bulk": "reacher_key",
+                "/version": "reacher_key", "/v1/": "native_key"}
     for (method, path), declared in security.items():
         if declared is None:
             continue
