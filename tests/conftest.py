@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailsleuth.config import Settings
+from tests.mailworld.doctor import BLOCKLIST, CLEAN_LIST, OPEN_HOST, add_doctor_domains
 from tests.mailworld.world import MailWorld, build_standard_world
 
 
@@ -14,9 +15,9 @@ from tests.mailworld.world import MailWorld, build_standard_world
 def mail_world() -> Iterator[MailWorld]:
     """The standard world (see build_standard_world for what exists where), started once."""
     with build_standard_world() as world:
-        yield world
+        yield add_doctor_domains(world)
 
 
 @pytest.fixture(scope="session")
 def world_settings(mail_world: MailWorld) -> Settings:
-    return mail_world.settings()
+    return mail_world.settings(doctor_mail_host=OPEN_HOST, doctor_blocklists=f"{BLOCKLIST},{CLEAN_LIST}")

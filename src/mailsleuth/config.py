@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     # candidates one find may try on an honest server: the whole catalogue for a three-part name
     find_max_probes: int = Field(default=40, ge=1, le=200)
 
+    # `mailsleuth doctor`: the mail host whose port 25 is tried (a domain: its MX; or a host name),
+    # the DNS blocklists the outgoing address is looked up in, and that address when the mail host
+    # cannot tell it (behind NAT: the public address mail hosts see)
+    doctor_mail_host: str = "gmail.com"
+    doctor_blocklists: str = "zen.spamhaus.org,bl.spamcop.net,b.barracudacentral.org,psbl.surriel.com"
+    doctor_outgoing_address: str = ""
+
     @field_validator("helo_name", "mail_from")
     @classmethod
     def _no_control_chars(cls, value: str) -> str:
@@ -63,6 +70,10 @@ class Settings(BaseSettings):
     @property
     def company_tld_list(self) -> list[str]:
         return [tld.strip().lstrip(".").lower() for tld in self.company_tlds.split(",") if tld.strip()]
+
+    @property
+    def doctor_blocklist_zones(self) -> list[str]:
+        return [zone.strip().strip(".").lower() for zone in self.doctor_blocklists.split(",") if zone.strip()]
 
     @property
     def nameservers(self) -> list[tuple[str, int]]:

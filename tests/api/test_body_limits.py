@@ -60,8 +60,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(2)]
-        key = lines[1].strip()
+        lines = [process.stdout.readline() for _ in range(4)]  # database, organisation, "API key", the key
+        key = lines[3].strip()
         assert key.startswith("ms_"), lines
 
         def up() -> bool:

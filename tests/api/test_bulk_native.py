@@ -62,9 +62,9 @@ def test_pause_resume_and_cancel(api_server: ApiServer, mail_world: MailWorld) -
     slow = company(mail_world, 120, latency=0.01)
     tenant = rich_tenant(api_server)
     data = "\n".join(slow.address(f, l) for f, l in slow.people)
-    with vn_client(api_server, tenant) as vn:
-        first = vn.post(f"{VN}/verifier/upload", data={"data": data}).json()["token"]
-        second = vn.post(f"{VN}/verifier/upload", data={"data": data}).json()["token"]
+    with WebhookReceiver() as receiver, vn_client(api_server, tenant) as vn:
+        first = vn.post(f"{VN}/verifier/upload", data={"data": data, "webhook": receiver.url}).json()["token"]
+        second = vn.post(f"{VN}/verifier/upload", data={"data": data, "webhook": receiver.url}).json()["token"]
     with native(api_server, tenant) as client:
         ids = {job["token"]: job["id"] for job in client.get("/v1/jobs").json()["results"]}
         assert client.post(f"/v1/jobs/{ids[first]}/pause").json()["status"] == "PAUSED"

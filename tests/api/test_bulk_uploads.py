@@ -67,11 +67,14 @@ def test_verifier_upload_status_and_download(api_server: ApiServer) -> None:
 def test_verifier_file_upload_finds_the_address_column(api_server: ApiServer) -> None:
     tenant = rich_tenant(api_server)
     csv_file = b"Name,Work E-mail,Notes\nJane,jane.doe@acme.test,x\nJohn,john.smith@acme.test,y\n"
-    with vn_client(api_server, tenant) as client:
-        started = client.post(f"{VN}/verifier/upload", files={"file": ("leads.csv", csv_file, "text/csv")}).json()
+    with WebhookReceiver() as receiver, vn_client(api_server, tenant) as client:
+        hook = {"webhook": receiver.url}
+        started = client.post(f"{VN}/verifier/upload", data=hook,
+                              files={"file": ("leads.csv", csv_file, "text/csv")}).json()
         job = wait_status(client, f"{VN}/verifier/{started['token']}")
         assert job["entries"] == 2 and job["deliverables"] == 2 and job["filename"] == "upload.csv"
-        as_text = client.post(f"{VN}/verifier/upload", data={"file": "who,contact\nJane,jane.doe@acme.test\n"}).json()
+        as_text = client.post(f"{VN}/verifier/upload",
+                              data={**hook, "file": "who,contact\nJane,jane.doe@acme.test\n"}).json()
         assert wait_status(client, f"{VN}/verifier/{as_text['token']}")["entries"] == 1
 
 
@@ -79,8 +82,8 @@ def test_verifier_pause_and_resume(api_server: ApiServer, mail_world: MailWorld)
     slow = company(mail_world, 150, latency=0.01)
     tenant = rich_tenant(api_server)
     data = "\n".join(slow.address(f, l) for f, l in slow.people)
-    with vn_client(api_server, tenant) as client:
-        token = client.post(f"{VN}/verifier/upload", data={"data": data}).json()["token"]
+    with WebhookReceiver() as receiver, vn_client(api_server, tenant) as client:
+        token = client.post(f"{VN}/verifier/upload", data={"data": data, "webhook": receiver.url}).json()["token"]
         paused = client.put(f"{VN}/verifier/{token}/pause").json()
         assert set(paused) == VERIFY_KEYS and paused["status"] == "PAUSED"
         resumed = client.put(f"{VN}/verifier/{token}/resume").json()
@@ -92,18 +95,19 @@ def test_verifier_pause_and_resume(api_server: ApiServer, mail_world: MailWorld)
 
 def test_verifier_and_enrich_need_their_balance(api_server: ApiServer) -> None:
     tenant = rich_tenant(api_server, verify=0, enrich=0)
-    with vn_client(api_server, tenant) as client:
+    with WebhookReceiver() as receiver, vn_client(api_server, tenant) as client:
         for prefix in ("verifier", "enrich"):
-            answer = client.post(f"{VN}/{prefix}/upload", data={"data": "jane.doe@acme.test"})
+            answer = client.post(f"{VN}/{prefix}/upload", data={"data": "jane.doe@acme.test", "webhook": receiver.url})
             assert answer.status_code == 402
-            assert answer.json()["code"] == "402" and answer.json()["error"]
+            assert answer.json()["code"] == "402" and "credits left" in answer.json()["error"]
             assert client.get(f"{VN}/{prefix}/nothing").status_code == 404
 
 
 def test_enrich_lifecycle(api_server: ApiServer) -> None:
     tenant = rich_tenant(api_server, enrich=5)
-    with vn_client(api_server, tenant) as client:
-        started = client.post(f"{VN}/enrich/upload", data={"data": "jane.doe@acme.test\nnobody@acme.test"})
+    with WebhookReceiver() as receiver, vn_client(api_server, tenant) as client:
+        started = client.post(f"{VN}/enrich/upload",
+                              data={"data": "jane.doe@acme.test\nnobody@acme.test", "webhook": receiver.url})
         assert started.status_code == 200 and set(started.json()) == UPLOAD_ANSWER_KEYS
         token = started.json()["token"]
         job = wait_status(client, f"{VN}/enrich/{token}")

@@ -42,9 +42,10 @@ def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(2)]
-        assert "API key" in lines[0]
-        key = lines[1].strip()
+        lines = [process.stdout.readline() for _ in range(4)]
+        assert lines[0] == f"Database: {tmp_path / 'served.db'}\n"
+        assert "API key" in lines[2]
+        key = lines[3].strip()
         assert key.startswith("ms_")
         url = f"http://127.0.0.1:{port}"
 

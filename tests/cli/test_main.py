@@ -194,3 +194,18 @@ def test_verify_file_can_wait_out_greylisting(mail_world: MailWorld, tmp_path: P
     assert [(r["verdict"], r["reason"]) for r in rows] == [
         ("undeliverable", "mailbox_not_found"), ("deliverable", "accepted")
     ]
+
+
+def test_verify_file_and_find_file_read_semicolon_exports(mail_world: MailWorld, tmp_path: Path) -> None:
+    source = tmp_path / "export.csv"
+    source.write_text("Name;Email;Note\nJane;jane.doe@acme.test;a, b\nNobody;nobody@acme.test;\n", encoding="utf-8")
+    done = run(mail_world, "verify-file", str(source), "-o", str(tmp_path / "out.csv"))
+    assert done.returncode == 0 and "2 rows: deliverable 1, undeliverable 1" in done.stderr, done.stderr
+    rows = read_csv(tmp_path / "out.csv")
+    assert [(r["Name"], r["Email"], r["Note"], r["verdict"]) for r in rows] == [
+        ("Jane", "jane.doe@acme.test", "a, b", "deliverable"), ("Nobody", "nobody@acme.test", "", "undeliverable")]
+    people = tmp_path / "people.csv"
+    people.write_text("first;last;domain\nJane;Doe;acme.test\n", encoding="utf-8")
+    done = run(mail_world, "find-file", str(people), "-o", str(tmp_path / "found.csv"))
+    assert done.returncode == 0, done.stderr
+    assert [(r["first"], r["email"]) for r in read_csv(tmp_path / "found.csv")] == [("Jane", "jane.doe@acme.test")]

@@ -13,11 +13,11 @@ import threading
 from collections import Counter
 from typing import Self
 
-from dnslib import AAAA, MX, QTYPE, RCODE, RR, SOA, TXT, A, DNSError, DNSLabel, DNSRecord
+from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A, DNSError, DNSLabel, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
-RData = A | AAAA | MX | TXT
-_RDATA: dict[str, type[RData]] = {"A": A, "AAAA": AAAA, "MX": MX, "TXT": TXT}
+RData = A | AAAA | MX | TXT | PTR
+_RDATA: dict[str, type[RData]] = {"A": A, "AAAA": AAAA, "MX": MX, "TXT": TXT, "PTR": PTR}
 
 
 class _ZoneResolver(BaseResolver):
@@ -74,7 +74,7 @@ class DnsServer:
         return self.host, self.port
 
     def add(self, name: str, rtype: str, value: str | tuple[int, str], ttl: int | None = None) -> None:
-        """Add one record: A/AAAA/TXT take a string, MX takes (preference, exchange) ("." is null MX)."""
+        """Add one record: A/AAAA/TXT/PTR take a string, MX takes (preference, exchange) ("." is null MX)."""
         if rtype not in _RDATA:
             raise ValueError(f"unsupported record type {rtype!r}; use one of {sorted(_RDATA)}")
         if rtype == "MX":

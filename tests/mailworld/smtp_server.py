@@ -49,6 +49,7 @@ class Behaviour:
     disabled: set[str] = field(default_factory=set)  # 550 5.2.1
     starttls: bool = False  # offer STARTTLS (with a self-signed certificate unless one is given)
     refuse_ehlo: bool = False  # answer EHLO with 502, like a pre-ESMTP host, to exercise HELO
+    show_client: bool = False  # greet EHLO with the client's address, as large providers do: "Hello [ip]"
 
     def __post_init__(self) -> None:
         self.mailboxes = {entry.lower() for entry in self.mailboxes}
@@ -86,8 +87,9 @@ class ServerStats:
 class _Conversation:
     """One connection's SMTP state machine, free of IO: the loop in `_converse` reads, sleeps and writes."""
 
-    def __init__(self, server: ScriptedSmtpServer) -> None:
+    def __init__(self, server: ScriptedSmtpServer, client: str = "") -> None:
         self.server = server
+        self.client = client  # the peer's address
         self.greeted = False
         self.tls = False
         self.sender: str | None = None
@@ -108,7 +110,8 @@ class _Conversation:
         offers = ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
         if behaviour.starttls and not self.tls:
             offers.append("STARTTLS")
-        lines = [self.server.name, *offers]
+        greeting = f"{self.server.name} Hello [{self.client}]" if behaviour.show_client else self.server.name
+        lines = [greeting, *offers]
         return "\r\n".join(f"250-{text}" for text in lines[:-1]) + f"\r\n250 {lines[-1]}"
 
     def _helo(self, name: str) -> str:
@@ -256,7 +259,7 @@ class ScriptedSmtpServer:
             await self._reply(writer, "421 4.7.0 Too many connections from your host, try again later")
             return
         await self._reply(writer, f"220 {self.name} ESMTP mailworld")
-        conversation = _Conversation(self)
+        conversation = _Conversation(self, writer.get_extra_info("peername")[0])
         while raw := await reader.readline():
             line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
             self.stats.commands.append(line)
@@ -266,7 +269,7 @@ class ScriptedSmtpServer:
                 return
             if line.upper() == "STARTTLS" and reply.startswith("220"):  # the session restarts, encrypted
                 await writer.start_tls(self._tls_context or _self_signed_context())
-                conversation = _Conversation(self)
+                conversation = _Conversation(self, writer.get_extra_info("peername")[0])
                 conversation.tls = True
 
     async def _reply(self, writer: asyncio.StreamWriter, reply: str) -> None:

@@ -142,3 +142,36 @@ def test_a_crm_export_with_full_name_and_parts_takes_the_parts() -> None:
     assert [(p.name.first, p.name.last) for p in parsed.people] == [
         ("Maria", "de la Cruz"), ("Jan Peter", "Visser"), ("Ada", "Lovelace")  # the full name when parts are blank
     ]
+
+
+def test_the_import_command_reads_a_semicolon_export(tmp_path: Path) -> None:
+    """A spreadsheet saved as CSV in a French or German locale separates its columns with `;`."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'semi.db'}"
+
+    async def prepare() -> None:
+        db = Database(url)
+        await db.migrate()
+        await store.create_org(db, "semi-org")
+        await db.dispose()
+
+    asyncio.run(prepare())
+    path = tmp_path / "export.csv"
+    path.write_text("name;domain;phone;title\nJane Doe;acme.test;+33 1 42 68 53 00;\"CFO; Finance\"\n"
+                    "John Smith;acme.test;;CTO\n", encoding="utf-8")
+    app = typer.Typer()
+    app.command("import")(import_people)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["import", str(path), "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 people (2 new, 0 updated)" in result.stdout
+
+    async def check() -> list[tuple[str, str | None, str | None, str | None]]:
+        db = Database(url)
+        org = await store.find_org(db, "semi-org")
+        assert org is not None
+        page = await store.query_contacts(db, org.id, store.ContactFilters(order_by="name"))
+        await db.dispose()
+        return [(c.name, c.domain, c.phone, c.title) for c in page.items]
+
+    assert asyncio.run(check()) == [("Jane Doe", "acme.test", "+33142685300", "CFO; Finance"),
+                                    ("John Smith", "acme.test", None, "CTO")]

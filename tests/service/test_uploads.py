@@ -77,10 +77,10 @@ def test_spec_example_without_header() -> None:
     assert rows[0].domain == "voilanorbert.com" and rows[0].company == "VoilaNorbert"
     assert parsed.input_columns() == ["column_0", "column_1", "column_2", "column_3"]
     assert list(parsed.inputs())[1] == {
-        "column_0": "Arya",
-        "column_1": "Stark",
-        "column_2": "voilanorbert.com",
-        "column_3": "VoilaNorbert",
+        "cell:0": "Arya",
+        "cell:1": "Stark",
+        "cell:2": "voilanorbert.com",
+        "cell:3": "VoilaNorbert",
         "name": "Arya Stark",
         "company": "VoilaNorbert",
         "domain": "voilanorbert.com",
@@ -97,13 +97,13 @@ def test_header_is_detected_and_skipped() -> None:
     assert parsed.input_columns() == ["First Name", "last_name", "Website", "Company"]
 
 
-def test_input_columns_never_shadow_the_engine_fields() -> None:
+def test_input_columns_keep_the_callers_titles_without_shadowing_the_engine_fields() -> None:
     content = "name,surname,domain,email,name\nNed,Stark,stark.test,old@x.test,N\n"
     parsed = massive(content, MassiveColumns((0, 1), domain=2))
-    assert parsed.input_columns() == ["name_0", "surname", "domain", "email_3", "name_4"]
+    assert parsed.input_columns() == ["name", "surname", "domain", "email", "name"]
     assert list(parsed.inputs()) == [
-        {"name_0": "Ned", "surname": "Stark", "domain": "stark.test", "email_3": "old@x.test", "name_4": "N",
-         "name": "Ned Stark"}
+        {"cell:0": "Ned", "cell:1": "Stark", "cell:2": "stark.test", "cell:3": "old@x.test", "cell:4": "N",
+         "name": "Ned Stark", "domain": "stark.test"}
     ]
 
 

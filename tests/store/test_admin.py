@@ -44,6 +44,25 @@ def test_create_org_user_and_key(database_url: str) -> None:
     assert {kind: balance.remaining for kind, balance in balances.items()} == {kind: 7 for kind in CreditKind}
 
 
+def test_create_org_makes_its_first_user_so_create_key_works_next(database_url: str) -> None:
+    code, output = _admin(database_url, "create-org", "beta")
+    assert code == 0, output
+    assert output.splitlines() == [
+        "created organisation 'beta' (id 1, plan free, 100 credits of each kind) with admin user admin@localhost",
+        "next: mailsleuth admin create-key beta",
+    ]
+    code, output = _admin(database_url, "create-key", "beta")
+    assert code == 0, output
+    key = output.strip().splitlines()[-1]
+    assert f"prefix {store.key_prefix(key)}" in output
+    principal = _check(database_url, lambda db: store.authenticate(db, key))
+    assert (principal.org_name, principal.user_email, principal.admin) == ("beta", "admin@localhost", True)
+    code, output = _admin(database_url, "create-org", "gamma", "--admin-email", "Ops@Gamma.test", "--admin-name", "Ops")
+    assert code == 0 and "with admin user ops@gamma.test" in output
+    code, output = _admin(database_url, "list-keys", "beta")
+    assert code == 0 and store.key_prefix(key) in output and "admin@localhost" in output
+
+
 def test_revoke_set_plan_add_credits_and_list(database_url: str) -> None:
     _admin(database_url, "create-org", "acme", "--credits", "0")
     _admin(database_url, "create-user", "acme", "ann@acme.test")
@@ -56,7 +75,7 @@ def test_revoke_set_plan_add_credits_and_list(database_url: str) -> None:
     code, output = _admin(database_url, "list-orgs")
     assert code == 0
     row = next(line for line in output.splitlines() if "acme" in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["1", "acme", "enterprise", "1", "0", "0", "25", "0"]
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["1", "acme", "enterprise", "2", "0", "0", "25", "0"]
 
 
 def test_clear_errors(database_url: str) -> None:
@@ -67,14 +86,21 @@ def test_clear_errors(database_url: str) -> None:
         ("add-credits", "nope", "5"),
     ):
         code, output = _admin(database_url, *args)
-        assert code == 2 and "unknown organisation 'nope'" in output, (args, output)
+        assert code == 2 and output == (
+            "Error: unknown organisation 'nope': `mailsleuth admin list-orgs` shows them, "
+            "`mailsleuth admin create-org nope` creates it\n"
+        ), (args, output)
     _admin(database_url, "create-org", "acme")
     assert _admin(database_url, "create-org", "acme") == (2, "Error: organisation 'acme' already exists\n")
-    code, output = _admin(database_url, "create-key", "acme")
-    assert code == 2 and "no such user" in output
+    _check(database_url, lambda db: store.create_org(db, "empty"))  # made before orgs came with a user
+    assert _admin(database_url, "create-key", "empty") == (
+        2, "Error: organisation 'empty' has no user to own the key: "
+           "`mailsleuth admin create-user empty EMAIL --admin` adds one\n")
     code, output = _admin(database_url, "create-key", "acme", "--user", "ghost@acme.test")
-    assert code == 2 and "unknown user" in output
-    assert _admin(database_url, "revoke-key", "ms_missing")[0] == 2
+    assert code == 2 and "unknown user 'ghost@acme.test'" in output
+    assert "`mailsleuth admin create-user acme ghost@acme.test --admin` adds it" in output
+    code, output = _admin(database_url, "revoke-key", "ms_missing")
+    assert code == 2 and "`mailsleuth admin list-keys ORG` shows them" in output
     assert _admin(database_url, "add-credits", "acme", "5", "--kind", "gold")[0] == 2
     code, output = _admin(database_url, "add-credits", "acme", "--", "-500")
     assert code == 2 and "not enough" in output

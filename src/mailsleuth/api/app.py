@@ -14,6 +14,7 @@ from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.api.failsafe import Failsafe
 from mailsleuth.api.native.routes import BODY_ALLOWANCE as PEOPLE_IMPORT_BODY
 from mailsleuth.api.voilanorbert.bulk import BODY_ALLOWANCE as UPLOAD_BODY
+from mailsleuth.api.docs import mount_docs
 from mailsleuth.api.ratelimit import RateLimiter, storage_uri
 from mailsleuth.api.services import Services
 from mailsleuth.config import Settings, get_settings
@@ -61,7 +62,10 @@ def create_app(
             await runtime.close()
             await db.dispose()
 
-    app = FastAPI(title="mailsleuth", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="mailsleuth", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    mount_docs(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, allowances=(UPLOAD_BODY, PEOPLE_IMPORT_BODY))
     app.add_middleware(Failsafe)  # added last: the outermost of ours, inside Starlette's server-error one

@@ -12,13 +12,15 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.openapi.models import SecurityBase as SchemeModel
+from fastapi.security.base import SecurityBase
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailsleuth.api.dialect import Dialect
 from mailsleuth.api.ratelimit import Quota, RateDecision
 from mailsleuth.api.services import Services
-from mailsleuth.service.errors import RateLimited, Unauthorized
+from mailsleuth.service.errors import RateLimited, ServiceError, Unauthorized
 from mailsleuth.store import Principal
 
 _STATE_KEY = "ratelimit_headers"
@@ -27,6 +29,29 @@ _STATE_KEY = "ratelimit_headers"
 def presented_key(dialect: Dialect, request: Request) -> str | None:
     """The key exactly where this dialect's clients put it (None when absent)."""
     return dialect.key(request)
+
+
+class KeyCarrier(SecurityBase):
+    """Reads the key where one dialect's clients put it, and declares that place in /openapi.json
+    (so Swagger UI offers an *Authorize* button for each dialect)."""
+
+    def __init__(self, dialect: Dialect, model: SchemeModel) -> None:
+        self.dialect = dialect
+        self.model = model
+        self.scheme_name = f"{dialect.name}_key"
+
+    async def __call__(self, request: Request) -> str | None:
+        return presented_key(self.dialect, request)
+
+
+_CARRIERS: dict[str, KeyCarrier] = {}
+
+
+def carrier(dialect: Dialect) -> KeyCarrier:
+    """The one KeyCarrier of a dialect (FastAPI names the scheme after it in /openapi.json)."""
+    if dialect.name not in _CARRIERS:
+        _CARRIERS[dialect.name] = KeyCarrier(dialect, dialect.key_scheme)
+    return _CARRIERS[dialect.name]
 
 
 def rate_headers(dialect: Dialect, decision: RateDecision, now: float) -> dict[str, str]:
@@ -51,12 +76,18 @@ def report_rate(request: Request, dialect: Dialect, decision: RateDecision) -> N
     request.scope.setdefault("state", {})[_STATE_KEY] = rate_headers(dialect, decision, time.time())
 
 
-def guard(dialect: Dialect, quota: Quota) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency: authenticate the caller for `dialect`, then count the request in `quota`."""
+def guard(
+    dialect: Dialect, quota: Quota, *, refuse: Callable[[], ServiceError] | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: authenticate the caller for `dialect`, then count the request in `quota`.
 
-    async def dependency(request: Request) -> Principal:
+    `refuse` builds the answer to a missing or wrong key where a document says other than 401.
+    """
+    carried = carrier(dialect)
+
+    # a default, not Annotated: this module's annotations are strings, and `carried` is a local
+    async def dependency(request: Request, key: str | None = Security(carried)) -> Principal:
         svc = services(request)
-        key = dialect.key(request)
         principal = await svc.keys.authenticate(svc.db, key) if key else None
         identity = f"key:{principal.key_id}" if principal else f"ip:{request.client.host if request.client else '?'}"
         decision = await svc.limiter.hit(identity, quota)
@@ -64,7 +95,9 @@ def guard(dialect: Dialect, quota: Quota) -> Callable[[Request], Awaitable[Princ
         if not decision.allowed:
             raise RateLimited(decision.describe())
         if principal is None:
-            raise Unauthorized(dialect.missing_key if key is None and dialect.missing_key else dialect.unauthorized)
+            raise refuse() if refuse else Unauthorized(
+                dialect.missing_key if key is None and dialect.missing_key else dialect.unauthorized
+            )
         return principal
 
     return dependency

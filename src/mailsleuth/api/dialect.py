@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBase
+from fastapi.openapi.models import SecurityBase as KeyScheme
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -60,6 +62,21 @@ def bearer_or_bare(request: Request) -> str | None:
     return value.strip() if sep and scheme.lower() == "bearer" else header.strip()
 
 
+def header_key(name: str, description: str) -> APIKey:
+    """An API key carried in the header `name` (for `Dialect.key_scheme`)."""
+    return APIKey(**{"in": APIKeyIn.header}, name=name, description=description)
+
+
+def query_key(name: str, description: str) -> APIKey:
+    """An API key carried in the query parameter `name` (for `Dialect.key_scheme`)."""
+    return APIKey(**{"in": APIKeyIn.query}, name=name, description=description)
+
+
+def basic_key(description: str) -> HTTPBase:
+    """HTTP Basic (for `Dialect.key_scheme`)."""
+    return HTTPBase(scheme="basic", description=description)
+
+
 @dataclass(eq=False)
 class Dialect:
     """One vendor's wire conventions. `name` is stored with searches (their webhook is sent in the
@@ -78,6 +95,8 @@ class Dialect:
     search_webhook: SearchWebhook | None = None
     """How a finished single search is POSTed to the caller's webhook (None: this dialect sends none)."""
     routers: list[APIRouter] = field(default_factory=list)
+    key_scheme: KeyScheme = field(default_factory=lambda: header_key("Authorization", "`Bearer KEY`"))
+    """Where the key travels, as /openapi.json declares it (Swagger UI's *Authorize* button)."""
 
     def router(self, **options: Any) -> APIRouter:
         """A router whose routes belong to this dialect (and answer errors in its shape)."""

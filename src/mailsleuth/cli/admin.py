@@ -18,26 +18,41 @@ from mailsleuth.cli.store import DatabaseUrl, UserError, run_with_store, stderr
 
 
 admin_app = typer.Typer(help="Manage organisations, users, API keys, plans and credits.", no_args_is_help=True)
-stdout = Console()
+stdout = Console(soft_wrap=True)  # one line per message, however narrow the terminal
 
 async def _org(db: Database, name_or_id: str) -> Organization:
     org = await store.find_org(db, name_or_id)
     if org is None:
-        raise UserError(f"unknown organisation {name_or_id!r}")
+        raise UserError(
+            f"unknown organisation {name_or_id!r}: `mailsleuth admin list-orgs` shows them, "
+            f"`mailsleuth admin create-org {name_or_id}` creates it"
+        )
     return org
 
 
 @admin_app.command("create-org")
 def create_org(
     name: str,
+    admin_email: Annotated[str, typer.Option(help="E-mail of its first user, an administrator.")] = "admin@localhost",
+    admin_name: Annotated[str, typer.Option(help="Display name of that user.")] = "Admin",
     plan: Annotated[str, typer.Option(help="Plan name.")] = "free",
     credits: Annotated[int, typer.Option(min=0, help="Opening balance of each kind: search, verify, enrich.")] = 100,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create an organisation."""
+    """Create an organisation and its first (admin) user; then `create-key` gives it an API key."""
     opening = {kind: credits for kind in CreditKind}
-    org = run_with_store(database_url, lambda db: store.create_org(db, name, plan=plan, credits=opening))
-    stdout.print(f"created organisation {org.name!r} (id {org.id}, plan {org.plan})", highlight=False)
+    org = run_with_store(
+        database_url,
+        lambda db: store.create_org(
+            db, name, plan=plan, credits=opening, admin_email=admin_email, admin_name=admin_name
+        ),
+    )
+    stdout.print(
+        f"created organisation {org.name!r} (id {org.id}, plan {org.plan}, {credits} credits of each kind) "
+        f"with admin user {admin_email.lower()}",
+        highlight=False,
+    )
+    stdout.print(f"next: mailsleuth admin create-key {org.name}", highlight=False)
 
 
 @admin_app.command("create-user")
@@ -55,6 +70,7 @@ def create_user(
 
     user = run_with_store(database_url, work)
     stdout.print(f"created user {user.email} (id {user.id})", highlight=False)
+    stdout.print(f"next: mailsleuth admin create-key {org} --user {user.email}", highlight=False)
 
 
 @admin_app.command("create-key")
@@ -71,13 +87,36 @@ def create_key(
         if user is not None:
             owner = await store.find_user(db, found.id, user)
             if owner is None:
-                raise UserError(f"unknown user {user!r} in organisation {found.name!r}")
+                raise UserError(
+                    f"unknown user {user!r} in organisation {found.name!r}: "
+                    f"`mailsleuth admin create-user {found.name} {user} --admin` adds it"
+                )
             user_id = owner.id
+        elif not await store.list_users(db, found.id):
+            raise UserError(
+                f"organisation {found.name!r} has no user to own the key: "
+                f"`mailsleuth admin create-user {found.name} EMAIL --admin` adds one"
+            )
         return await store.create_key(db, found.id, user_id)
 
     key = run_with_store(database_url, work)
-    stderr.print("API key (shown once, store it now):")
+    stderr.print(f"API key (prefix {store.key_prefix(key)}; shown once, store it now):")
     print(key)
+
+
+@admin_app.command("list-keys")
+def list_keys(org: str, database_url: DatabaseUrl = None) -> None:
+    """An organisation's keys by prefix (the secret itself is stored hashed and never shown again)."""
+
+    async def work(db: Database) -> list[tuple[store.ApiKeyInfo, str]]:
+        found = await _org(db, org)
+        users = {user.id: user.email for user in await store.list_users(db, found.id)}
+        return [(key, users.get(key.user_id, "?")) for key in await store.list_keys(db, found.id)]
+
+    table = Table("prefix", "user", "created", "revoked")
+    for key, email in run_with_store(database_url, work):
+        table.add_row(key.prefix, email, f"{key.created_at:%Y-%m-%d %H:%M}", "yes" if key.revoked else "")
+    stdout.print(table)
 
 
 @admin_app.command("revoke-key")
@@ -86,7 +125,7 @@ def revoke_key(prefix: str, database_url: DatabaseUrl = None) -> None:
 
     async def work(db: Database) -> None:
         if not await store.revoke_key(db, prefix):
-            raise UserError(f"no active key with prefix {prefix!r}")
+            raise UserError(f"no active key with prefix {prefix!r}: `mailsleuth admin list-keys ORG` shows them")
 
     run_with_store(database_url, work)
     stdout.print(f"revoked {prefix}", highlight=False)

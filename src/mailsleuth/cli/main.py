@@ -30,6 +30,7 @@ from rich.table import Table as RichTable
 from mailsleuth.service import csvfiles
 from mailsleuth.cli.admin import admin_app
 from mailsleuth.cli.serve import serve
+from mailsleuth.cli.doctor import doctor
 from mailsleuth.cli.jobs import jobs_app, worker
 from mailsleuth.cli.people import import_people
 from mailsleuth.config import Settings
@@ -49,6 +50,7 @@ app.add_typer(admin_app, name="admin")
 app.command("import")(import_people)
 app.add_typer(jobs_app, name="jobs")
 app.command()(worker)
+app.command()(doctor)
 console = Console()
 errors = Console(stderr=True)
 

@@ -8,6 +8,7 @@ import typer
 
 from mailsleuth import store
 from mailsleuth.config import Settings, get_settings
+from mailsleuth.store.accounts import BOOTSTRAP_CREDITS, BOOTSTRAP_ORG
 
 
 async def prepare(settings: Settings) -> str | None:
@@ -42,7 +43,14 @@ def serve(
     base = ctx.obj["settings"] if isinstance(ctx.obj, dict) and "settings" in ctx.obj else get_settings()
     settings = base.model_copy(update=overrides)
     key = asyncio.run(prepare(settings))
+    typer.echo(f"Database: {store.database_location(settings.database_url)}")
     if key is not None:
-        typer.echo("Created the bootstrap organisation. Its API key (shown only this once):")
+        opening = ", ".join(f"{amount} {kind.value}" for kind, amount in BOOTSTRAP_CREDITS.items())
+        typer.echo(
+            f"Created the bootstrap organisation {BOOTSTRAP_ORG!r}: free plan, {opening} credits "
+            f"(more: mailsleuth admin add-credits {BOOTSTRAP_ORG} N --kind search|verify|enrich)."
+        )
+        typer.echo("Its API key (shown only this once):")
         typer.echo(f"  {key}")
+    typer.echo("Serving the API, the dashboard at / and the interactive docs at /docs (--host and --port choose where).")
     uvicorn.run(create_app(settings, migrate=False), host=host, port=port, log_level=log_level)

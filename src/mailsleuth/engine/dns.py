@@ -60,6 +60,14 @@ class MailRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """A plain query's outcome: OK with no records means the name exists without that type."""
+
+    status: RouteStatus
+    records: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Answer:
     """One query's outcome; OK with no records means the name exists without data of that type."""
 
@@ -134,6 +142,11 @@ class Resolver:
     async def addresses(self, host: str) -> tuple[str, ...]:
         """A then AAAA addresses of `host`; empty when it does not resolve."""
         return (await self._host_addresses(_to_name(host)))[0].records
+
+    async def records(self, name: str, rdtype: str) -> Lookup:
+        """One uncached question (TXT, PTR, A, ...) for the rarer checks (`mailsleuth doctor`)."""
+        answer = await self._query(_to_name(name), dns.rdatatype.from_text(rdtype))
+        return Lookup(answer.status, answer.records)
 
     async def _load_route(self, name: dns.name.Name) -> tuple[MailRoute, float]:
         domain = _key(name)

@@ -167,6 +167,8 @@ class SmtpSession:
         self._closed = False
         self.host = host
         self.recipients = 0
+        self.hello_reply = ""  # what the server said to EHLO/HELO (often the client address it sees)
+        self.local_address = ""  # this side's address of the connection
 
     @classmethod
     async def open(
@@ -194,6 +196,7 @@ class SmtpSession:
             hostname=address, sock=sock, local_hostname=helo, timeout=command_timeout, start_tls=False
         )
         session = cls(client, address, mail_from)
+        session.local_address = str(sock.getsockname()[0])
         try:
             with _stage("banner"):
                 await client.connect()
@@ -262,14 +265,14 @@ class SmtpSession:
     async def _hello(self, helo: str) -> None:
         try:
             with _stage("ehlo"):
-                await self._client.ehlo(hostname=helo)
+                self.hello_reply = (await self._client.ehlo(hostname=helo)).message
         except ProbeError as exc:
             # A 5xx is how pre-ESMTP hosts say "unknown command": greet them the old way. A 4xx means
             # "not now" and stands.
             if exc.reply is None or exc.reply.code < 500 or not self._client.is_connected:
                 raise
             with _stage("helo"):
-                await self._client.helo(hostname=helo)
+                self.hello_reply = (await self._client.helo(hostname=helo)).message
 
     async def _mail_from(self) -> None:
         response = await self._command("mail", b"MAIL", b"FROM:<" + self._sender.encode("ascii") + b">")

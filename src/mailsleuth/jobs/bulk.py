@@ -36,6 +36,7 @@ from mailsleuth.jobs import webhooks
 from mailsleuth.service.errors import PaymentRequired, ServiceError
 from mailsleuth.service.finding import Finding
 from mailsleuth.service.search import person, webhook_url
+from mailsleuth.service.uploads import cell_key
 from mailsleuth.engine.results import Verdict, VerifyResult
 from mailsleuth.store import CreditKind, Database, JobStatus, Principal
 from mailsleuth.store import bulk as ledger
@@ -234,16 +235,20 @@ def result_available(job: Job, now: datetime | None = None) -> bool:
 
 
 def result_columns(job: Job) -> list[str]:
-    """The CSV header: the input columns, then the result columns of the job's kind."""
+    """The CSV header: the input columns (a massive's titles exactly as the caller gave them), then
+    the result columns of the job's kind that no input column is named after."""
     inputs = list(job.columns) if job.columns else list(_default_inputs(JobKind(job.kind)))
     return inputs + [c for c in RESULT_COLUMNS[JobKind(job.kind)] if c not in inputs]
 
 
 def result_cells(job: Job, row_input: Mapping[str, Any], result: Mapping[str, Any]) -> list[object]:
-    """One CSV line matching `result_columns` (neutralise it with csvfiles.SafeWriter)."""
+    """One CSV line matching `result_columns` (neutralise it with csvfiles.SafeWriter): an input
+    column shows its cell (a massive's by position, `cell_key`), unless the result has that column."""
+    given = len(job.columns or ())
     cells: list[object] = []
-    for column in result_columns(job):
-        value = row_input.get(column) if column in row_input and column not in result else result.get(column)
+    for index, column in enumerate(result_columns(job)):
+        key = cell_key(index) if index < given and cell_key(index) in row_input else column
+        value = row_input.get(key) if key in row_input and column not in result else result.get(column)
         cells.append("" if value is None else ",".join(map(str, value)) if isinstance(value, list) else value)
     return cells
 

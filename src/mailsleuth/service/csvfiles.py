@@ -1,12 +1,15 @@
 """Reading users' CSV files and writing results back, row by row, whatever the file's size.
 
-Columns are found by name so users need not reshape their exports, and every cell written is
-neutralised against spreadsheet formula injection.
+Columns are found by name and the delimiter is detected (spreadsheets in many locales export with
+`;`), so users need not reshape their exports; every cell written is neutralised against
+spreadsheet formula injection.
 """
 
 from __future__ import annotations
 
+import _csv
 import csv
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,8 @@ from typing import IO
 ADDRESS_COLUMNS = ("email", "address", "mail", "e-mail", "email_address")
 # What a spreadsheet starts a formula with, fullwidth forms included (some evaluate those too).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+DELIMITERS = ",;\t|"
+SNIFF_LINES = 20
 
 
 class CsvProblem(ValueError):
@@ -66,6 +71,21 @@ def optional_column(header: Sequence[str], names: Sequence[str]) -> int | None:
         return None
 
 
+def csv_rows(stream: IO[str], source: str) -> _csv._reader:
+    """A csv.reader over `stream` with the delimiter its first lines use: comma, semicolon, tab or
+    pipe (comma when they do not say, e.g. a single column). Reads ahead only SNIFF_LINES lines, so
+    it works on pipes too."""
+    try:
+        head = list(itertools.islice(stream, SNIFF_LINES))
+    except UnicodeDecodeError as exc:
+        raise CsvProblem(f"{source}: cannot read its first {SNIFF_LINES} lines: {exc}") from None
+    try:
+        delimiter = csv.Sniffer().sniff("".join(head), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    return csv.reader(itertools.chain(head, stream), delimiter=delimiter)
+
+
 def read_header(reader: Iterator[list[str]], source: str) -> list[str]:
     """The first row, or a CsvProblem saying why the file has none."""
     try:
@@ -78,7 +98,7 @@ def read_header(reader: Iterator[list[str]], source: str) -> list[str]:
 
 def open_table(stream: IO[str], source: str) -> Table:
     """Read the header now (so column errors come before any work) and the rows lazily."""
-    reader = csv.reader(stream)
+    reader = csv_rows(stream, source)
     header = read_header(reader, source)
     width = len(header)
 

@@ -24,7 +24,7 @@ from anyascii import anyascii
 from mailsleuth.engine import domains
 
 from mailsleuth import store
-from mailsleuth.service.csvfiles import CsvProblem, read_header
+from mailsleuth.service.csvfiles import CsvProblem, csv_rows, read_header
 from mailsleuth.service.inputs import unsafe
 from mailsleuth.engine.names import InvalidName, PersonName, parse_name
 from mailsleuth.engine.patterns import Convention
@@ -262,7 +262,7 @@ def parse_people_csv(stream: IO[str], *, default_region: str | None = None, sour
 
     Raises CsvProblem when the file cannot be read or its header has no name column.
     """
-    reader = csv.reader(stream)
+    reader = csv_rows(stream, source)
     header = read_header(reader, source)
     index = {name: header.index(cell) for name, cell in columns(header).items()}
 

@@ -257,15 +257,17 @@ class MassiveRow:
     company: str | None
     domain: str | None
 
-    def to_input(self, columns: list[str]) -> dict[str, str]:
-        """The row as the bulk engine stores it: its cells under `columns`, then name, company, domain."""
+    def to_input(self) -> dict[str, str]:
+        """The row as the bulk engine stores it: its cells under `cell_key(i)`, then name, company,
+        domain (the keys the engine reads, which no caller's column title can shadow)."""
         found = {"name": self.name, "company": self.company, "domain": self.domain}
-        return {**dict(zip(columns, self.cells)), **{key: value for key, value in found.items() if value}}
+        cells = {cell_key(index): cell for index, cell in enumerate(self.cells)}
+        return {**cells, **{key: value for key, value in found.items() if value}}
 
 
-# Keys the bulk engine reads from a row: an input column with one of these titles keeps it only
-# when it is exactly where that value comes from, otherwise it is renamed "<title>_<index>".
-_ENGINE_KEYS = frozenset({"name", "company", "domain", "first", "middle", "last", "sub", "email"})
+def cell_key(index: int) -> str:
+    """Where a massive row keeps its input cell `index` (the title is the job's `columns[index]`)."""
+    return f"cell:{index}"
 
 
 @dataclass
@@ -279,21 +281,15 @@ class MassiveFile:
     count: int
 
     def input_columns(self) -> list[str]:
-        """Unique names for the input columns (the result file's first columns): the header's titles,
-        else "column_0", "column_1", ..."""
-        sources = {"name": self.columns.name, "company": (self.columns.company,), "domain": (self.columns.domain,)}
-        names: list[str] = []
-        for index in range(self.width):
-            title = (self.header[index].strip() if self.header else "") or f"column_{index}"
-            clashes = title in _ENGINE_KEYS and sources.get(title) != (index,)
-            names.append(f"{title}_{index}" if clashes or title in names else title)
-        return names
+        """The titles of the input columns (the result file's first columns): the caller's header as
+        given, else "column_0", "column_1", ... (also for a blank title)."""
+        return [(self.header[index] if self.header and self.header[index].strip() else f"column_{index}")
+                for index in range(self.width)]
 
     def inputs(self) -> Iterator[dict[str, str]]:
         """Every row as `MassiveRow.to_input`, ready for `jobs.bulk.submit`."""
-        columns = self.input_columns()
         for row in self.rows():
-            yield row.to_input(columns)
+            yield row.to_input()
 
     def rows(self) -> Iterator[MassiveRow]:
         reader = csv.reader(self.spool.text())

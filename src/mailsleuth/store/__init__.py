@@ -47,7 +47,7 @@ from mailsleuth.store.contacts import (
     update_contact,
     update_list,
 )
-from mailsleuth.store.db import Database
+from mailsleuth.store.db import Database, database_location
 from mailsleuth.store.errors import AlreadyExists, InvalidFilter, NotFound, StoreError
 from mailsleuth.store.jobs import (
     complete_search,
@@ -104,6 +104,7 @@ __all__ = [
     "ContactStatus",
     "CreditKind",
     "Database",
+    "database_location",
     "DomainState",
     "InvalidFilter",
     "JobStatus",

@@ -88,11 +88,21 @@ async def bootstrap(db: Database, *, email: str = "admin@localhost", name: str =
 
 
 async def create_org(
-    db: Database, name: str, *, plan: str = "free", credits: Mapping[CreditKind | str, int] | None = None
+    db: Database,
+    name: str,
+    *,
+    plan: str = "free",
+    credits: Mapping[CreditKind | str, int] | None = None,
+    admin_email: str | None = None,
+    admin_name: str = "",
 ) -> Organization:
-    """Create an organisation with optional opening credits per kind. Raises AlreadyExists."""
+    """Create an organisation with optional opening credits per kind and, given `admin_email`, its
+    first (admin) user in the same transaction, so it can get keys at once. Raises AlreadyExists."""
     async with db.write() as session:
-        return _org_record(await _create_org(session, name, plan=plan, credits=credits or {}))
+        org = await _create_org(session, name, plan=plan, credits=credits or {})
+        if admin_email is not None:
+            await _create_user(session, org.id, admin_email, name=admin_name, admin=True, language="en")
+        return _org_record(org)
 
 
 async def _create_org(
@@ -205,7 +215,7 @@ async def create_key(db: Database, org_id: int, user_id: int | None = None) -> s
             user_id = await session.scalar(query.limit(1))
         user = await session.get(m.User, user_id) if user_id is not None else None
         if user is None or user.org_id != org_id:
-            raise NotFound(f"no such user in organisation {org_id}")
+            raise NotFound(f"organisation {org_id} has no user to own the key")
         return await _create_key(session, org_id, user.id)
 
 

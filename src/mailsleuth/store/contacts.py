@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, cast, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -209,8 +209,18 @@ def _contains(column: Any, value: str) -> ColumnElement[bool]:
 
 
 def _company_named(value: str) -> ColumnElement[bool]:
-    known = select(m.Company.id).where(_contains(m.Company.name, value))
-    return or_(_contains(m.Contact.company_name, value), m.Contact.company_id.in_(known))
+    """The company name given with the contact, or the facts of its company: linked at creation, or,
+    for a contact known only by its domain, learned later for that domain (a crawl after the search)."""
+    named = _contains(m.Company.name, value)
+    return or_(
+        _contains(m.Contact.company_name, value),
+        m.Contact.company_id.in_(select(m.Company.id).where(named)),
+        and_(
+            m.Contact.company_id.is_(None),
+            m.Contact.company_name.is_(None),
+            m.Contact.domain.in_(select(m.Company.domain).where(named)),
+        ),
+    )
 
 
 def _conditions(org_id: int, filters: ContactFilters) -> list[ColumnElement[bool]]:
@@ -265,15 +275,26 @@ def _conditions(org_id: int, filters: ContactFilters) -> list[ColumnElement[bool
 
 def _loaded() -> Select[tuple[m.Contact]]:
     return select(m.Contact).options(
-        joinedload(m.Contact.owner), joinedload(m.Contact.company), selectinload(m.Contact.memberships)
+        joinedload(m.Contact.owner),
+        joinedload(m.Contact.company),
+        joinedload(m.Contact.domain_company),
+        selectinload(m.Contact.memberships),
     )
+
+
+def _company(row: m.Contact) -> m.Company | None:
+    """The company linked at creation; for a contact known only by its domain, that domain's facts
+    (the same rule as the `company` filter)."""
+    if row.company is not None or row.company_name is not None:
+        return row.company
+    return row.domain_company
 
 
 def _record(row: m.Contact) -> Contact:
     return _contact(
         row,
         user_record(row.owner) if row.owner else None,
-        company_record(row.company) if row.company else None,
+        company_record(company) if (company := _company(row)) else None,
         (member.list_id for member in row.memberships),
     )
 

@@ -33,6 +33,16 @@ BUSY_TIMEOUT_MS = 10_000
 READ_POOL_SIZE = 4
 
 
+def database_location(url: str) -> str:
+    """Where the database lives, for people to read: a SQLite file's absolute path (a relative URL,
+    like the default `./mailsleuth.db`, is relative to the working directory), else the URL with
+    its password hidden."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or "").resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
 class Database:
     """The application's handle on its database; create one per process and share it."""
 

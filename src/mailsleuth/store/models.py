@@ -195,6 +195,10 @@ class Contact(Base):
 
     owner: Mapped[User | None] = relationship(lazy="raise")
     company: Mapped[Company | None] = relationship(lazy="raise")
+    # the facts known for the contact's domain, also when learned after the contact was made
+    domain_company: Mapped[Company | None] = relationship(
+        primaryjoin="foreign(Contact.domain) == Company.domain", viewonly=True, uselist=False, lazy="raise"
+    )
     memberships: Mapped[list[ListMember]] = relationship(lazy="raise", viewonly=True)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from mailsleuth.api.dialect import Dialect, bearer_or_bare
+from mailsleuth.api.dialect import Dialect, bearer_or_bare, query_key
 from mailsleuth.api.ratelimit import Quota
 from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
 
@@ -64,4 +64,5 @@ DIALECT = Dialect(
     key=hunter_key,
     unauthorized="No user found for the API key supplied",
     render=render,
+    key_scheme=query_key("api_key", "The API key as `api_key` (also accepted: X-API-KEY header, `Bearer KEY`)."),
 )

@@ -3,7 +3,7 @@ milliseconds until the reset."""
 
 from __future__ import annotations
 
-from mailsleuth.api.dialect import Dialect, bearer_or_bare
+from mailsleuth.api.dialect import Dialect, bearer_or_bare, header_key
 from mailsleuth.api.ratelimit import Quota, RateDecision
 
 # Kaspr only says "a certain number of requests per hour"; 1000/hour is ours.
@@ -14,4 +14,7 @@ def reset_in_ms(decision: RateDecision, now: float) -> str:
     return str(max(0, round((decision.reset_at - now) * 1000)))
 
 
-DIALECT = Dialect("kaspr", prefixes=("/keys/", "/profile/", "/company/"), key=bearer_or_bare, reset=reset_in_ms)
+DIALECT = Dialect(
+    "kaspr", prefixes=("/keys/", "/profile/", "/company/"), key=bearer_or_bare, reset=reset_in_ms,
+    key_scheme=header_key("Authorization", "The bare API key, or `Bearer KEY`, in Authorization."),
+)

@@ -14,6 +14,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from mailsleuth.engine import domains
@@ -27,6 +28,8 @@ from mailsleuth.api.kaspr.dialect import DEFAULT, DIALECT
 from mailsleuth.service.finding import Finding
 from mailsleuth.service import companies
 from mailsleuth.engine.results import Verdict
+from mailsleuth.service.errors import NotFound, ServiceError
+from mailsleuth.service.people import PersonError, linkedin_id
 from mailsleuth.store import Contact, CreditKind, Principal, to_ms
 
 router = DIALECT.router(tags=["Kaspr"])
@@ -128,18 +131,36 @@ async def domain_pattern(request: Request, response: Response, principal: Caller
     return {"patterns": found}
 
 
+def lead_id(value: str) -> str:
+    """The document describes `id` as the lead's LinkedIn id "https://www.linkedin.com/in/id-here/":
+    the id itself, or the profile URL (with or without trailing slash or query) reduced to it."""
+    try:
+        return linkedin_id(value)
+    except PersonError as exc:
+        raise ServiceError(str(exc).removeprefix("linkedin: "), field="id") from None
+
+
 @router.post("/profile/profile", summary="A lead's emails and phones", openapi_extra=body_doc(ProfileBody))
-async def profile(request: Request, response: Response, principal: Caller) -> dict[str, Any]:
+async def profile(request: Request, response: Response, principal: Caller) -> Any:
     """The organisation's lead with this LinkedIn id (else this name); a lead known without an
-    address gets it searched on the spot (1 credit when found)."""
+    address gets it searched on the spot (1 credit when found). An unknown lead (or one without a
+    phone when `isPhoneRequired`) is a 404 whose body keeps the documented `profile` key, null:
+    "no data will be returned"."""
     started = time.monotonic()
     body = await parse_body(request, ProfileBody)
+    requested = lead_id(body.id)
     rt = services(request).runtime
-    found = await intelligence.person_profile(
-        rt.db, principal.org_id, body.id, body.name, Finding(rt.db, rt.settings, rt.verifier), phone_required=body.isPhoneRequired
-    )
+    try:
+        found = await intelligence.person_profile(
+            rt.db, principal.org_id, requested, body.name, Finding(rt.db, rt.settings, rt.verifier),
+            phone_required=body.isPhoneRequired,
+        )
+    except NotFound as exc:
+        missing = JSONResponse({"profile": None, "code": exc.status, "error": exc.message}, status_code=exc.status)
+        await _credits(missing, request, principal)
+        return missing
     await _credits(response, request, principal, used=1 if found.charged else 0)
-    return {"profile": profile_json(found.contact, body.id, started)}
+    return {"profile": profile_json(found.contact, requested, started)}
 
 
 @router.post("/company/domainEmployees", summary="Employees of a company", openapi_extra=body_doc(EmployeesBody))

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from mailsleuth.api.dialect import Dialect
+from mailsleuth.api.dialect import Dialect, header_key
 from mailsleuth.api.ratelimit import Quota
 from mailsleuth.service.errors import REQUIRED, ServiceError
 
@@ -53,4 +53,5 @@ DIALECT = Dialect(
     unauthorized="Unauthorized request, check your API Key",
     render=render,
     not_found=not_found,
+    key_scheme=header_key("X-LG-API-KEY", "The API key in X-LG-API-KEY."),
 )

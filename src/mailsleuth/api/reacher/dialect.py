@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from mailsleuth.api.dialect import Dialect
+from mailsleuth.api.dialect import Dialect, header_key
 from mailsleuth.api.ratelimit import Quota
 from mailsleuth.service.errors import FieldErrors, ServiceError
 
@@ -40,4 +40,5 @@ DIALECT = Dialect(
     unauthorized='Invalid request header "x-reacher-secret"',
     missing_key='Missing request header "x-reacher-secret"',
     render=render,
+    key_scheme=header_key("x-reacher-secret", "The API key in x-reacher-secret."),
 )

@@ -53,6 +53,8 @@ MassiveCaller = Annotated[Principal, Depends(guard(DIALECT, MASSIVES))]
 REQUEST_LIMIT = 2 * MAX_UPLOAD_BYTES + 1024 * 1024
 DOWNLOAD_PATH = PREFIX + "/massives/download/{key}-result.csv"
 _NOT_FOUND = "Page not found."
+# "If verify is not found or API key is not valid you will receive a 404 error" (the same for enrich).
+StatusCaller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT, refuse=lambda: NotFound(_NOT_FOUND)))]
 
 BODY_ALLOWANCE = Allowance(
     (PREFIX + "/massives", PREFIX + "/verifier", PREFIX + "/enrich"), REQUEST_LIMIT, UploadTooLarge
@@ -286,8 +288,8 @@ async def get_massive(massive_id: PathId, request: Request, principal: Caller) -
     return massive_json(job, await accounts(request, principal, [job]))
 
 
-@route("DELETE", "/massives/{massive_id}", summary="Remove a massive", status_code=204)
-async def delete_massive(massive_id: PathId, request: Request, principal: Caller) -> Response:
+@route("DELETE", "/massives/{massive_id}", summary="Remove a massive")
+async def delete_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, str]:
     """`recursive=true` (form, JSON or query) also removes the massive's list and its contacts."""
     await _massive(request, principal, massive_id)
     fields = await read_upload_fields(request, files=())
@@ -295,7 +297,7 @@ async def delete_massive(massive_id: PathId, request: Request, principal: Caller
     if flag not in ("true", "false", "1", "0", ""):
         raise ServiceError("Must be true or false.", field="recursive")
     await bulk.delete_job(services(request).db, principal.org_id, massive_id, recursive=flag in ("true", "1"))
-    return Response(status_code=204)
+    return {"result": "success"}
 
 
 async def _changed(request: Request, principal: Principal, job: Job | None) -> dict[str, Any]:
@@ -304,13 +306,15 @@ async def _changed(request: Request, principal: Principal, job: Job | None) -> d
     return massive_json(job, await accounts(request, principal, [job]))
 
 
-@route("PUT", "/massives/{massive_id}/pause", summary="Pause a massive")
+@route("POST", "/massives/{massive_id}/pause", summary="Pause a massive")
+@route("PUT", "/massives/{massive_id}/pause", summary="Pause a massive (the document's curl lines use PUT)")
 async def pause_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     return await _changed(request, principal, await bulk.pause_job(services(request).db, principal.org_id, massive_id))
 
 
-@route("PUT", "/massives/{massive_id}/resume", summary="Resume a paused massive")
+@route("POST", "/massives/{massive_id}/resume", summary="Resume a paused massive")
+@route("PUT", "/massives/{massive_id}/resume", summary="Resume a paused massive (the document's curl lines use PUT)")
 async def resume_massive(massive_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     await _massive(request, principal, massive_id)
     rt = services(request).runtime
@@ -358,11 +362,17 @@ async def download_massive(key: str, request: Request) -> Response:
 def _lifecycle(kind: JobKind, prefix: str) -> None:
     """Register upload, status, pause, resume and download for `kind` under `prefix`."""
 
+    noun = "verify" if kind is JobKind.VERIFY else "enrich"
+
     @documented_errors
     async def upload(request: Request, principal: Caller) -> dict[str, Any]:
+        """`data` (one address per line) or `file` (a CSV), and `webhook` (required: the document
+        refuses an upload without one with a 402)."""
         rt = services(request).runtime
         fields = await read_upload_fields(request, files=("data", "file"))
         try:
+            if _text(fields, "webhook") is None:
+                raise PaymentRequired(f"Please provide a webhook to which we will post the {noun} results")
             data, file = fields.get("data"), fields.get("file")
             if data is None and file is None:
                 raise FieldErrors({"data": ["Give data (one email per line) or file (a CSV)."]})
@@ -383,7 +393,7 @@ def _lifecycle(kind: JobKind, prefix: str) -> None:
             _close(fields)
         return {"success": True, "status": "Processing ...", "token": job.token, "channel": f"{prefix}-{job.token}"}
 
-    async def status(token: str, request: Request, principal: Caller) -> dict[str, Any]:
+    async def status(token: str, request: Request, principal: StatusCaller) -> dict[str, Any]:
         job = await _upload(request, principal, kind, token)
         return upload_json(job, await accounts(request, principal, [job]))
 

@@ -9,7 +9,7 @@ import binascii
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from mailsleuth.api.dialect import Dialect, render_plain_json
+from mailsleuth.api.dialect import Dialect, basic_key, render_plain_json
 from mailsleuth.api.ratelimit import Quota
 from mailsleuth.service.errors import FieldErrors, ServiceError
 
@@ -44,5 +44,6 @@ def render(error: ServiceError) -> JSONResponse:
 
 
 DIALECT = Dialect(
-    "voilanorbert", prefixes=(PREFIX + "/",), key=basic_password, unauthorized="Account not found.", render=render
+    "voilanorbert", prefixes=(PREFIX + "/",), key=basic_password, unauthorized="Account not found.", render=render,
+    key_scheme=basic_key("HTTP Basic: any user name, the API key as password."),
 )

@@ -17,8 +17,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from mailsleuth.service import crawling, intelligence
 
 from mailsleuth import store
-from mailsleuth.api.auth import guard, services
-from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required
+from mailsleuth.api.auth import guard, presented_key, services
+from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required, validate
 from mailsleuth.api.params import BodyInt, PathId
 from mailsleuth.api.voilanorbert.dialect import DEFAULT, DIALECT, PREFIX, SEARCH_DOMAIN, SEARCH_NAME
 from mailsleuth.api.responses import FastJSON
@@ -258,7 +258,8 @@ async def get_lists(
 
 @route("POST", "/lists/", summary="Create a list", openapi_extra=body_doc(ListName))
 async def create_list(request: Request, principal: Caller) -> dict[str, Any]:
-    body = await parse_body(request, ListName)
+    """`name` in the body (form or JSON) or in the query string, as the heading `POST /lists/{?name}` says."""
+    body = validate({**request.query_params, **await read_fields(request)}, ListName)
     return list_json(await store.create_list(services(request).db, principal.org_id, body.name.strip()))
 
 
@@ -328,7 +329,9 @@ async def account(request: Request, principal: Caller) -> dict[str, Any]:
     searches = balances[CreditKind.SEARCH]
     return {
         "admin": principal.admin,
-        "api_token": await _key_shown(request, principal),
+        # Keys are stored hashed, so the one token that can be shown is the one this request carried:
+        # the caller's own, already-known key, usable as is (see the README).
+        "api_token": presented_key(DIALECT, request),
         "avatar_url": avatar(principal.user_email),
         "balance": {
             "enrich": api_balance_json(balances[CreditKind.ENRICH]),
@@ -352,12 +355,6 @@ async def account(request: Request, principal: Caller) -> dict[str, Any]:
             "yearly": False,
         },
     }
-
-
-async def _key_shown(request: Request, principal: Principal) -> str | None:
-    """Keys are stored hashed, so the account shows the key's identifying prefix, never the secret."""
-    keys = await store.list_keys(services(request).db, principal.org_id)
-    return next((key.prefix for key in keys if key.id == principal.key_id), None)
 
 
 @route("GET", "/organization/", summary="The current organization")
