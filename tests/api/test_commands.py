@@ -60,3 +60,46 @@ def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_serve_on_redis_counts_rate_limits_there(tmp_path: Path, mail_world, redis_url: str) -> None:
+    """`mailsleuth serve` with MAILSLEUTH_REDIS_URL starts, and its rate-limited routes answer with
+    the counters kept in the real redis-server."""
+    import redis
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        **mail_world.env(),
+        "MAILSLEUTH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}",
+        "MAILSLEUTH_REDIS_URL": redis_url,
+        "MAILSLEUTH_RATE_LIMITS": '{"vn": "2/minute"}',
+        "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
+    }
+    command = [sys.executable, "-c", "from mailsleuth.cli.main import app; app()", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        key = [process.stdout.readline() for _ in range(2)][1].strip()
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/openapi.json", trust_env=False).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(up)
+        auth = httpx.BasicAuth("", key)
+        answers = [httpx.get(f"{url}/2018-01-08/account/", auth=auth, trust_env=False) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+        assert answers[2].json()["error"] == "Too many requests in the allowed time frame (2 requests per minute)"
+        client = redis.Redis.from_url(redis_url)
+        try:
+            assert any(b"vn" in name for name in client.keys("LIMITS*"))
+        finally:
+            client.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
