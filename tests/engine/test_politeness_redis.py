@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from mailsleuth.engine.politeness import HostCoolingDown, Politeness, RedisGate
 from tests.engine.test_politeness import FakeSession
@@ -84,26 +85,37 @@ def _env(mail_world: MailWorld, **overrides: object) -> dict[str, str]:
 
 
 async def test_a_killed_process_frees_its_slots(redis_url: str, mail_world: MailWorld) -> None:
+    """On this machine at once (the waiter sees the holder's process is gone); the slots of
+    another machine's process when they expire unrenewed."""
     env = _env(
-        mail_world, redis_url=redis_url, politeness_slot_ttl=1.0, max_connections_per_host=CAP, helo_name="p.test"
+        mail_world, redis_url=redis_url, politeness_slot_ttl=60.0, max_connections_per_host=CAP, helo_name="p.test"
     )
     command = [sys.executable, "-m", "tests.engine.prober", "--hold", "10.9.9.9"]
     holder = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    gate = _gate(redis_url, prober="p.test")
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        gate = _gate(redis_url, prober="p.test")
-        try:
-            with pytest.raises(TimeoutError):  # every slot is taken and renewed while the holder lives
-                async with asyncio.timeout(1.5):
-                    await gate.acquire("10.9.9.9")
-            holder.kill()
-            holder.wait()
-            async with asyncio.timeout(3):  # its slots expire (1 s) without renewal
-                assert await gate.acquire("10.9.9.9") == 0
-                assert await gate.acquire("10.9.9.9") == 0
+        with pytest.raises(TimeoutError):  # every slot is taken while the holder lives
+            async with asyncio.timeout(1.0):
+                await gate.acquire("10.9.9.9")
+        holder.kill()
+        holder.wait()
+        async with asyncio.timeout(2):  # long before the 60 s expiry
+            assert [await gate.acquire("10.9.9.9") for _ in range(CAP)] == [0, 0]
+        await gate.release("10.9.9.9")
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:  # the other slot goes to a process of another machine that then dies: 1 s left
+            seconds, micros = await client.time()
+            await client.zadd(f"{gate.prefix}10.9.9.9:slots", {"elsewhere:7:x": seconds + micros / 1e6 + 1.0})
         finally:
-            await gate.close()
+            await client.aclose()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await gate.acquire("10.9.9.9")
+        async with asyncio.timeout(2):
+            assert await gate.acquire("10.9.9.9") == 0
     finally:
+        await gate.close()
         if holder.poll() is None:
             holder.kill()
             holder.wait()

@@ -16,8 +16,10 @@ always per process: a connection belongs to the process that opened it.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import secrets
+import socket
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -191,7 +193,8 @@ class RedisGate:
     """The limits shared by every process that probes from one outgoing address (`prober`).
 
     A slot lives `slot_ttl` seconds unless renewed; this process renews the slots it holds every
-    third of that, so the slots of a killed process come free within `slot_ttl`.
+    third of that, so the slots of a killed process come free within `slot_ttl`, and at once for a
+    waiter on the same machine (a slot names its machine and process).
     """
 
     def __init__(
@@ -221,23 +224,31 @@ class RedisGate:
         self._penalise = self._redis.register_script(_PENALISE)
         self._cooldown = self._redis.register_script(_COOLDOWN)
         self._held: dict[str, list[str]] = defaultdict(list)
+        self._machine = socket.gethostname()
         self._renewing: asyncio.Task[None] | None = None
 
     def _key(self, host: str, what: str) -> str:
         return f"{self.prefix}{host}:{what}"
 
     async def acquire(self, host: str) -> float:
-        token = secrets.token_hex(8)
+        token = f"{self._machine}:{os.getpid()}:{secrets.token_hex(6)}"
         keys = [self._key(host, "slots"), self._key(host, "next")]
-        while True:
-            wait = float(await self._acquire(keys=keys, args=[self.max_connections, token, self.slot_ttl, self.min_interval]))
-            if wait >= 0:
-                break
+        args = [self.max_connections, token, self.slot_ttl, self.min_interval]
+        while (wait := float(await self._acquire(keys=keys, args=args))) < 0:
+            await self._free_dead_local(keys[0])
             await asyncio.sleep(self.poll * (0.5 + random.random()))  # jittered, so waiters do not march in step
         self._held[host].append(token)
         if self._renewing is None or self._renewing.done():
             self._renewing = asyncio.create_task(self._renew_forever(), name="politeness-slots")
         return wait
+
+    async def _free_dead_local(self, slots: str) -> None:
+        """Drop the slots of killed processes of this machine now instead of when they expire."""
+        for member in await self._redis.zrange(slots, 0, -1):
+            machine, _, rest = member.decode().partition(":")
+            pid = rest.partition(":")[0]
+            if machine == self._machine and pid.isdigit() and not _alive(int(pid)):
+                await self._redis.zrem(slots, member)
 
     async def release(self, host: str) -> None:
         tokens = self._held.get(host)
@@ -463,6 +474,16 @@ class Politeness:
                 for session, _ in idle:
                     await self._retire(host, state, session)
         await self.gate.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def _quietly_close(session: Session) -> None:
