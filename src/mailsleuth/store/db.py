@@ -88,7 +88,7 @@ class Database:
         if self._write_lock is None:
             async with self._writer.begin() as connection:
                 # every worker migrates on start: the first upgrades, the others wait, then find it done
-                pass  # await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 await connection.run_sync(_upgrade, config)
             return
         async with self._write_lock, self._writer.begin() as connection:
