@@ -5,6 +5,7 @@ Every network address the project touches is a setting, so tests and demos can p
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from functools import lru_cache
 
@@ -17,12 +18,13 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./mailsleuth.db"
     broker_url: str = ""  # empty: in-process
-    redis_url: str = ""  # empty: memory storage for rate limits
+    redis_url: str = ""  # empty: rate-limit counters and politeness limits in this process's memory
     rate_limits: dict[str, str] = Field(default_factory=dict)  # scope -> "N/period[;M/period]" overrides
     dns_servers: str = ""  # comma-separated host[:port]; empty: the system's resolvers
     dns_timeout: float = 3.0
     smtp_port: int = 25
     helo_name: str = Field(default_factory=socket.getfqdn)
+    source_address: str = ""  # local IP outgoing SMTP connections leave from; empty: the system's choice
     mail_from: str = ""  # empty: verify@<helo_name>
     allow_private_networks: bool = False
     use_starttls: bool = False
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     min_connection_interval: float = 0.0
     cooldown_base: float = 60.0
     cooldown_max: float = 3600.0
+    politeness_slot_ttl: float = 30.0  # on Redis: a killed worker's connection slots come free after this
     greylist_delay: float = 300.0
     cache_ttl: float = 3600.0
 
@@ -62,6 +65,19 @@ class Settings(BaseSettings):
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise ValueError("must not contain control characters")
         return value
+
+    @field_validator("source_address")
+    @classmethod
+    def _an_ip_address(cls, value: str) -> str:
+        if value:
+            ipaddress.ip_address(value)  # ValueError names the bad value
+        return value
+
+    @property
+    def prober(self) -> str:
+        """Who the mail hosts see: the outgoing address, else the HELO name. Politeness limits are
+        shared by every worker with the same prober (two machines are two probers)."""
+        return self.source_address or self.helo_name
 
     @property
     def envelope_from(self) -> str:

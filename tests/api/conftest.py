@@ -1,12 +1,14 @@
 """A real mailsleuth server for the API tests: uvicorn on a free loopback port, a temporary SQLite
-database, and the scripted mail world as the outside world. Tests talk to it over HTTP like any
-client would, and prepare tenants directly through the store.
+database (or, with MAILSLEUTH_TEST_API_DATABASE=postgres, its own database on the
+MAILSLEUTH_TEST_POSTGRES_URL server), and the scripted mail world as the outside world. Tests talk to
+it over HTTP like any client would, and prepare tenants directly through the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import socket
 import threading
 import time
@@ -23,7 +25,9 @@ import uvicorn
 from mailsleuth import store
 from mailsleuth.api.app import create_app
 from mailsleuth.config import Settings
+from tests import postgres
 
+API_DATABASE = os.environ.get("MAILSLEUTH_TEST_API_DATABASE", "sqlite")
 WEBHOOK_INTERVAL = 0.2  # the tests' stand-in for VoilaNorbert's 30 s retry step
 _names = itertools.count(1)
 
@@ -82,9 +86,20 @@ def _serve(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thr
 
 
 @pytest.fixture(scope="session")
-def api_server(world_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    path = Path(tmp_path_factory.mktemp("api")) / "mailsleuth.db"
-    settings = world_settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{path}"})
+def api_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if API_DATABASE == "postgres":
+        if not postgres.SERVER_URL:
+            pytest.skip("MAILSLEUTH_TEST_API_DATABASE=postgres needs MAILSLEUTH_TEST_POSTGRES_URL")
+        url = asyncio.run(postgres.create_session_database())
+        yield url
+        asyncio.run(postgres.drop_database(url))
+        return
+    yield f"sqlite+aiosqlite:///{Path(tmp_path_factory.mktemp('api')) / 'mailsleuth.db'}"
+
+
+@pytest.fixture(scope="session")
+def api_server(world_settings: Settings, api_database_url: str) -> Iterator[ApiServer]:
+    settings = world_settings.model_copy(update={"database_url": api_database_url})
     with serving(settings, webhook_interval=WEBHOOK_INTERVAL) as server:
         yield server
 

@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,12 +32,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world) -> None:
+@contextmanager
+def _served(tmp_path: Path, world_env: dict[str, str], **variables: str) -> Iterator[tuple[list[str], str]]:
+    """`mailsleuth serve` as a real process on a fresh SQLite file; yields its first two output
+    lines (the bootstrap key announcement) and its URL once it answers."""
     port = _free_port()
     env = {
         **os.environ,
-        **mail_world.env(),
+        **world_env,
         "MAILSLEUTH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}",
+        **variables,
         "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
     }
     command = [sys.executable, "-c", "from mailsleuth.cli.main import app; app()", "serve", "--port", str(port)]
@@ -44,9 +50,6 @@ def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(4)]
         assert lines[0] == f"Database: {tmp_path / 'served.db'}\n"
-        assert "API key" in lines[2]
-        key = lines[3].strip()
-        assert key.startswith("ms_")
         url = f"http://127.0.0.1:{port}"
 
         def up() -> bool:
@@ -56,8 +59,36 @@ def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world
                 return False
 
         wait_until(up)
-        answer = httpx.get(f"{url}/keys/verifyKey", headers={"Authorization": key}, trust_env=False)
-        assert answer.json() == {"user": "admin@localhost"}
+        yield lines, url
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_serve_prints_the_bootstrap_key_and_serves_it(tmp_path: Path, mail_world) -> None:
+    with _served(tmp_path, mail_world.env()) as (lines, url):
+        assert "API key" in lines[2]
+        key = lines[3].strip()
+        assert key.startswith("ms_")
+        assert key.startswith("ms_")
+        answer = httpx.get(f"{url}/keys/verifyKey", headers={"Authorization": key}, trust_env=False)
+        assert answer.json() == {"user": "admin@localhost"}
+
+
+def test_serve_on_redis_counts_rate_limits_there(tmp_path: Path, mail_world, redis_url: str) -> None:
+    """`mailsleuth serve` with MAILSLEUTH_REDIS_URL starts, and its rate-limited routes answer with
+    the counters kept in the real redis-server."""
+    import redis
+
+    limits = {"MAILSLEUTH_REDIS_URL": redis_url, "MAILSLEUTH_RATE_LIMITS": '{"vn": "2/minute"}'}
+    with _served(tmp_path, mail_world.env(), **limits) as (lines, url):
+        auth = httpx.BasicAuth("", lines[3].strip())
+        answers = [httpx.get(f"{url}/2018-01-08/account/", auth=auth, trust_env=False) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+        assert answers[2].json()["error"] == "Too many requests in the allowed time frame (2 requests per minute)"
+        client = redis.Redis.from_url(redis_url)
+        try:
+            assert any(b"vn" in name for name in client.keys("LIMITS*"))
+        finally:
+            client.close()

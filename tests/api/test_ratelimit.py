@@ -55,3 +55,16 @@ async def test_a_bulk_cost_that_does_not_fit_is_refused_whole_and_not_counted() 
     assert not (await limiter.hit("key:1", quota, cost=11)).allowed
     fits = await limiter.hit("key:1", quota, cost=10)
     assert fits.allowed and fits.remaining == 0
+
+
+async def test_api_processes_share_counters_through_redis(redis_url: str) -> None:
+    """Two limiters on one real redis-server (two API processes): the quota is one, not one each."""
+    first, second = RateLimiter(storage_uri(redis_url)), RateLimiter(storage_uri(redis_url))
+    quota = Quota.parse("test:shared", "3/minute")
+    decisions = [await limiter.hit("key:1", quota) for limiter in (first, second, first, second)]
+    assert [(d.allowed, d.remaining) for d in decisions] == [(True, 2), (True, 1), (True, 0), (False, 0)]
+    assert time.time() < decisions[-1].reset_at <= time.time() + 61
+    assert (await second.hit("key:2", quota)).remaining == 2
+    bulk = Quota.parse("test:bulk", "10/minute")
+    assert not (await first.hit("key:1", bulk, cost=11)).allowed  # refused whole, not counted
+    assert (await second.hit("key:1", bulk, cost=10)).remaining == 0

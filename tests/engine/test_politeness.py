@@ -122,19 +122,19 @@ async def test_failed_open_frees_its_slot() -> None:
 async def test_cooldown_doubles_and_refuses_until_over() -> None:
     clock = Clock()
     pool = Politeness(cooldown_base=60, cooldown_max=200, clock=clock)
-    assert pool.penalise("h") == 60
+    assert await pool.penalise("h") == 60
     with pytest.raises(HostCoolingDown) as info:
         async with pool.session("h", FakeSession):  # type: ignore[arg-type]
             pass
     assert info.value.remaining == pytest.approx(60)
     clock.now += 61
-    assert pool.cooldown_remaining("h") == 0
-    assert pool.penalise("h") == 120
-    assert pool.penalise("h") == 200  # capped
-    pool.forgive("h")
+    assert await pool.cooldown_remaining("h") == 0
+    assert await pool.penalise("h") == 120
+    assert await pool.penalise("h") == 200  # capped
+    await pool.forgive("h")
     clock.now += 500
-    assert pool.penalise("h") == 60
-    assert pool.cooldown_remaining("other") == 0
+    assert await pool.penalise("h") == 60
+    assert await pool.cooldown_remaining("other") == 0
 
 
 async def test_minimum_interval_between_connection_opens() -> None:

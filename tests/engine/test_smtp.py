@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mailsleuth.config import Settings
 from mailsleuth.engine.results import ReplyKind
 from mailsleuth.engine.smtp import ProbeError, SmtpSession, classify
 from tests.mailworld.smtp_server import Behaviour, ScriptedSmtpServer
@@ -468,3 +469,38 @@ async def _read_reply(reader: asyncio.StreamReader) -> bytes:
     while (line := await reader.readline())[3:4] == b"-":
         pass
     return line
+
+
+async def test_a_session_leaves_from_the_configured_source_address() -> None:
+    """MAILSLEUTH_SOURCE_ADDRESS: the server sees the connection come from that local address."""
+    peers: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        writer.write(b"220 peer.test ESMTP\r\n")
+        while line := await reader.readline():
+            writer.write(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        session = await SmtpSession.open(
+            "127.0.0.1", port, helo="probe.test", mail_from="", connect_timeout=5, command_timeout=5,
+            source_address="127.0.0.7",
+        )
+        await session.close()
+        with pytest.raises(ProbeError, match="connect"):  # not an address of this machine
+            await SmtpSession.open(
+                "127.0.0.1", port, helo="probe.test", mail_from="", connect_timeout=5, command_timeout=5,
+                source_address="192.0.2.1",
+            )
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert peers == ["127.0.0.7"]
+    assert Settings(source_address="127.0.0.7").prober == "127.0.0.7"
+    assert Settings(source_address="", helo_name="probe.test").prober == "probe.test"
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+        Settings(source_address="mx.example.com")

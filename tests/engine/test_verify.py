@@ -123,7 +123,7 @@ async def test_blocked_host_is_cooled_down_and_not_retried(mail_world: MailWorld
         connections = server.stats.connections
         second = await verifier.verify("john.smith@blocked.test")
         assert server.stats.connections == connections  # cooling down: no new connection
-        assert verifier.politeness.cooldown_remaining(mail_world.ip("mx.blocked.test")) > 0
+        assert await verifier.politeness.cooldown_remaining(mail_world.ip("mx.blocked.test")) > 0
     assert first.verdict is second.verdict is Verdict.UNKNOWN
     assert second.reason == "host_cooling_down"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,9 +20,8 @@ from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, Tuning
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import CreditKind, Database, Principal
-from tests.store.conftest import _reset_postgres
-
-POSTGRES_URL = os.environ.get("MAILSLEUTH_TEST_POSTGRES_URL", "")
+from tests import postgres
+from tests.postgres import BACKENDS
 
 TUNING = Tuning(
     slice_rows=40,
@@ -53,15 +51,12 @@ def sqlite_url(tmp_path: Path, migrated_template: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"])
-async def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, sqlite_url: str, postgres_session_url: str) -> str:
     if request.param == "sqlite":
         return sqlite_url
-    await _reset_postgres(POSTGRES_URL)
-    database = Database(POSTGRES_URL)
-    await database.migrate()
-    await database.dispose()
-    return POSTGRES_URL
+    await postgres.empty(postgres_session_url)
+    return postgres_session_url
 
 
 @pytest.fixture

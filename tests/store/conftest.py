@@ -1,28 +1,17 @@
-"""A freshly migrated database per test: a SQLite file under tmp_path, or PostgreSQL when
-MAILSLEUTH_TEST_POSTGRES_URL is set (each test then gets its own, emptied, schema)."""
+"""A freshly migrated database per test: a SQLite file under tmp_path, and PostgreSQL too when
+MAILSLEUTH_TEST_POSTGRES_URL is set (the session's own database, emptied per test)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from mailsleuth.store import Database
-
-POSTGRES_URL = os.environ.get("MAILSLEUTH_TEST_POSTGRES_URL", "")
-BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
-
-
-async def _reset_postgres(url: str) -> None:
-    db = Database(url)
-    async with db.engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await db.dispose()
+from tests import postgres
+from tests.postgres import BACKENDS
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +25,12 @@ async def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path, postgres_session_url: str
+) -> str:
     if request.param == "postgres":
-        await _reset_postgres(POSTGRES_URL)
-        return POSTGRES_URL
+        await postgres.empty(postgres_session_url)
+        return postgres_session_url
     shutil.copyfile(migrated_sqlite, tmp_path / "store.db")
     return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
 
@@ -47,6 +38,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
-    await database.migrate()  # a no-op on the copied SQLite template; creates the schema on PostgreSQL
+    await database.migrate()  # a no-op on the copied SQLite template and the migrated PostgreSQL database
     yield database
     await database.dispose()

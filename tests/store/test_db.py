@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from mailsleuth import store
 from mailsleuth.store import Database, models
 from mailsleuth.store.db import alembic_config
+from tests import postgres
 
 
 async def test_migrations_create_every_table_from_scratch(tmp_path: Path) -> None:
@@ -196,3 +197,22 @@ async def test_a_new_database_and_its_wal_are_private(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert modes == {"private.db": 0o600, "private.db-wal": 0o600, "private.db-shm": 0o600}
+
+
+@pytest.mark.skipif(not postgres.SERVER_URL, reason="needs MAILSLEUTH_TEST_POSTGRES_URL")
+async def test_workers_starting_together_migrate_an_empty_postgres_once() -> None:
+    """Every `mailsleuth worker` migrates on start; several at once on a fresh database must all
+    succeed (one upgrades, the others wait for its lock and find the schema current)."""
+    url = await postgres.create_database()
+    handles = [Database(url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.migrate() for db in handles))
+        async with handles[0].read() as session:
+            versions = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+            tables = await session.run_sync(lambda s: set(inspect(s.connection()).get_table_names()))
+        assert versions == [ScriptDirectory.from_config(alembic_config(url)).get_current_head()]
+        assert set(models.Base.metadata.tables) <= tables
+    finally:
+        for db in handles:
+            await db.dispose()
+        await postgres.drop_database(url)

@@ -2,7 +2,8 @@
 
 Counting lives in the `limits` library (memory storage embedded, Redis when several API processes must
 share counters); this module only turns a hit into the numbers the
-X-RateLimit-* headers report.
+X-RateLimit-* headers report. On Redis, `limits` is told to use redis-py (installed by the `redis`
+extra with the broker), not its default client coredis.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class RateLimiter:
     """
 
     def __init__(self, uri: str = "async+memory://", overrides: Mapping[str, str] | None = None) -> None:
-        self._strategy = FixedWindowRateLimiter(storage_from_string(uri))
+        options = {"implementation": "redispy"} if uri.startswith("async+redis") else {}
+        self._storage = storage_from_string(uri, **options)
+        self._strategy = FixedWindowRateLimiter(self._storage)
         self._overrides = {scope: tuple(parse_many(spec)) for scope, spec in (overrides or {}).items()}
 
     def windows(self, quota: Quota) -> tuple[RateLimitItem, ...]:

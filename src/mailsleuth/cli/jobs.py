@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -176,14 +177,25 @@ def worker(
 
 
 async def _work(settings: Settings) -> None:
+    """Run until the queue fails or SIGTERM (systemd, compose) asks for a clean stop: the runtime's
+    close hands the unfinished slices back to the ledger for the other workers."""
     from mailsleuth.jobs.runtime import Runtime
 
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     db = Database.from_settings(settings)
     await db.migrate()
     runtime = Runtime(settings, db)
     runtime.start()
+    work = asyncio.create_task(runtime.queue.work(), name="worker")
+    stopping = asyncio.create_task(stop.wait(), name="sigterm")
     try:
-        await runtime.queue.work()
+        await asyncio.wait((work, stopping), return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in (work, stopping):
+            task.cancel()
+        await asyncio.gather(work, stopping, return_exceptions=True)
         await runtime.close()
         await db.dispose()
+    if work.done() and not work.cancelled() and work.exception() is not None:
+        raise work.exception()  # type: ignore[misc]

@@ -182,16 +182,18 @@ class SmtpSession:
         command_timeout: float,
         starttls: bool = False,
         tls_context: ssl.SSLContext | None = None,
+        source_address: str = "",
     ) -> SmtpSession:
         """Connect to the IP `address`, read the banner, EHLO (HELO if refused), STARTTLS, MAIL FROM.
 
         STARTTLS happens only when asked and offered. `tls_context` defaults to one that does not verify
         the server: a probe only wants privacy on the wire, and mail hosts often present certificates
-        for another name. An empty `mail_from` sends the null sender `<>`.
+        for another name. An empty `mail_from` sends the null sender `<>`. `source_address` is the
+        local IP to connect from (empty: the system's choice).
         """
         _check_wire_text(helo, "HELO name")
         _check_wire_text(mail_from, "MAIL FROM address", allow_empty=True)
-        sock = await _connect(address, port, connect_timeout)
+        sock = await _connect(address, port, connect_timeout, source_address)
         client = aiosmtplib.SMTP(
             hostname=address, sock=sock, local_hostname=helo, timeout=command_timeout, start_tls=False
         )
@@ -288,7 +290,7 @@ class SmtpSession:
             raise ProbeError(stage, f"the connection to {self.host} is closed")
 
 
-async def _connect(address: str, port: int, timeout: float) -> socket.socket:
+async def _connect(address: str, port: int, timeout: float, source_address: str = "") -> socket.socket:
     """Open the TCP connection here so a dead port is stage "connect", not "banner"."""
     loop = asyncio.get_running_loop()
     try:
@@ -299,6 +301,8 @@ async def _connect(address: str, port: int, timeout: float) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
     try:
+        if source_address:
+            sock.bind((source_address, 0))
         async with asyncio.timeout(timeout):
             await loop.sock_connect(sock, sockaddr)
     except BaseException as exc:

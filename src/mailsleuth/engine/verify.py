@@ -47,6 +47,7 @@ _REPLY_VERDICTS: dict[ReplyKind, tuple[Verdict, str]] = {
 
 _BACK_OFF = (ReplyKind.SLOW_DOWN, ReplyKind.BLOCKED)
 _LINGER_SECONDS = 0.002
+_CLOSE_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +144,7 @@ class Verifier:
     ) -> None:
         self.settings = settings
         self.resolver = resolver or Resolver.from_settings(settings)
-        self.politeness = politeness or Politeness(
-            max_connections=settings.max_connections_per_host,
-            max_recipients=settings.max_recipients_per_connection,
-            min_interval=settings.min_connection_interval,
-            cooldown_base=settings.cooldown_base,
-            cooldown_max=settings.cooldown_max,
-        )
+        self.politeness = politeness or Politeness.from_settings(settings)
         self._wall_clock = wall_clock
         self._clock = clock
         self._queues: dict[str, _DomainQueue] = {}
@@ -200,6 +195,11 @@ class Verifier:
         return entry[0]
 
     async def close(self) -> None:
+        """Let the domain workers hand their sessions back (RSET, then QUIT below) for a moment, then
+        cancel the rest: a connection dropped mid-command stays open on the server's side a while
+        after its slot is free (with shared politeness, another worker may already be connecting)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=_CLOSE_GRACE_SECONDS)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -281,14 +281,14 @@ class Verifier:
                     try:
                         async with self.politeness.session(ip, lambda ip=ip: self._open(ip)) as session:
                             await self._drain(domain, ip, session, queue)
-                        self.politeness.forgive(ip)
+                        await self.politeness.forgive(ip)
                         break  # this host works: take the next session from it
                     except HostCoolingDown:
                         failure = Outcome(host=ip, failure="host_cooling_down")
                     except _BackOff as exc:
                         failure = exc.outcome
                     except ProbeError as exc:
-                        self.politeness.penalise(ip)  # dead, tarpitting or refusing: skip it for a while
+                        await self.politeness.penalise(ip)  # dead, tarpitting or refusing: skip it for a while
                         failure = Outcome(exc.reply, ip, f"smtp_{exc.stage}_failed")
                 else:
                     self._fail_all(queue, failure)
@@ -313,6 +313,7 @@ class Verifier:
             connect_timeout=s.connect_timeout,
             command_timeout=s.command_timeout,
             starttls=s.use_starttls,
+            source_address=s.source_address,
         )
 
     async def _drain(self, domain: str, ip: str, session: Session, queue: _DomainQueue) -> None:
@@ -345,7 +346,7 @@ class Verifier:
         reply = await session.rcpt(address)
         self.rcpt_commands += 1
         if reply.kind in _BACK_OFF:
-            self.politeness.penalise(ip)
+            await self.politeness.penalise(ip)
             raise _BackOff(Outcome(reply, ip))
         return reply
 

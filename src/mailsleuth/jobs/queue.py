@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SLICE_TASK = "mailsleuth.bulk.run_slice"
 QUEUE_NAME = "mailsleuth"
 IN_PROCESS_TASKS = 32  # slices run at once by the in-memory broker
+STREAM_MAXLEN = 100_000  # Redis Streams keeps acknowledged messages: trim the oldest (approximately)
 
 _live_owners: set[str] = set()  # owners of queues open in this process
 
@@ -47,7 +48,11 @@ def make_broker(url: str) -> AsyncBroker:
     if scheme in ("redis", "rediss", "unix"):
         from taskiq_redis import RedisStreamBroker
 
-        return RedisStreamBroker(url, queue_name=QUEUE_NAME, consumer_group_name=QUEUE_NAME)
+        # The group starts at the stream's beginning ("0", not "$"), so slices announced before the
+        # first worker created it are still delivered; a replayed old message finds its slice done.
+        return RedisStreamBroker(
+            url, queue_name=QUEUE_NAME, consumer_group_name=QUEUE_NAME, consumer_id="0", maxlen=STREAM_MAXLEN
+        )
     if scheme in ("amqp", "amqps"):
         from taskiq_aio_pika import AioPikaBroker
 

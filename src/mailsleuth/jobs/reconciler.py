@@ -7,7 +7,8 @@ Every `interval` seconds the process holding the "reconciler" lease row
   - writes completion webhooks that a crash kept out of the outbox, and wakes the webhook sender;
   - deletes result rows past their retention time (downloads then answer 410).
 On start, every process first hands back the leases of its dead predecessors on this machine and
-then announces everything unfinished at once, so a `kill -9` costs a restart, not the lease time.
+then announces everything unfinished at once, so a `kill -9` costs a restart, not the lease time;
+the leader also hands back, every round, the leases of its machine's processes that died since.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Reconciler:
         steal = [holder] if holder is not None and is_dead_local(holder) else []
         if not await ledger.take_lease(db, LEADER_LEASE, queue.owner, seconds=3 * self.interval, steal_from=steal):
             return Round(leader=False)
+        await self.recover()  # a worker of this machine killed since: its rows go back now, not at expiry
         resent = await ledger.resend_slices(
             db, resend_after=tuning.resend_after if resend_after is None else resend_after, window=tuning.window
         )

@@ -17,6 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
@@ -1039,18 +1041,21 @@ async def purge_job(db: Database, job_id: int) -> None:
 
 async def take_lease(db: Database, name: str, owner: str, *, seconds: float, steal_from: Sequence[str] = ()) -> bool:
     """Hold (or renew) the named lease; True when `owner` holds it now. A lease held by one of
-    `steal_from` (dead processes) is taken over at once."""
+    `steal_from` (dead processes) is taken over at once.
+
+    One atomic statement (INSERT ... ON CONFLICT DO UPDATE ... WHERE, on both databases), so any
+    number of processes racing for a free or expired lease get exactly one winner and no error."""
     now = utcnow()
+    dialect_insert = sqlite_insert if db.is_sqlite else postgresql_insert
+    table = m.Lease.__table__
+    claim = dialect_insert(table).values(name=name, owner=owner, expires_at=now + timedelta(seconds=seconds))
+    claim = claim.on_conflict_do_update(
+        index_elements=[table.c.name],
+        set_={"owner": claim.excluded.owner, "expires_at": claim.excluded.expires_at},
+        where=or_(table.c.owner == owner, table.c.expires_at <= now, table.c.owner.in_(list(steal_from))),
+    ).returning(table.c.owner)
     async with db.write() as session:
-        row = await session.get(m.Lease, name, with_for_update=not db.is_sqlite)
-        expires = now + timedelta(seconds=seconds)
-        if row is None:
-            session.add(m.Lease(name=name, owner=owner, expires_at=expires))
-            return True
-        if row.owner == owner or row.expires_at <= now or row.owner in steal_from:
-            row.owner, row.expires_at = owner, expires
-            return True
-        return False
+        return await session.scalar(claim) == owner
 
 
 async def lease_holder(db: Database, name: str) -> str | None:

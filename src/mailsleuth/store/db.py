@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -31,6 +31,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 BUSY_TIMEOUT_MS = 10_000
 READ_POOL_SIZE = 4
+MIGRATION_LOCK = 0x6D61696C736C7468  # PostgreSQL advisory lock key held while migrating ("mailslth")
 
 
 def database_location(url: str) -> str:
@@ -117,6 +118,8 @@ class Database:
         config = alembic_config(self.url)
         if self._write_lock is None:
             async with self._writer.begin() as connection:
+                # every worker migrates on start: the first upgrades, the others wait, then find it done
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 await connection.run_sync(_upgrade, config)
             return
         async with self._write_lock, self._writer.begin() as connection:
