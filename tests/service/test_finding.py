@@ -4,7 +4,7 @@ country endings, concurrent finds at one domain, and whose knowledge a find may 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -17,8 +17,10 @@ from mailsleuth.service.errors import ServiceError
 from mailsleuth.service.finding import Finding
 from mailsleuth.service.people import parse_people_records, store_people
 from mailsleuth.store import Database
+from tests import postgres
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
+from tests.postgres import BACKENDS
 from tests.webworld import WebWorld, html
 
 WEB_ADDRESS = "127.0.0.2"
@@ -119,10 +121,23 @@ async def test_a_company_name_is_located_at_its_country_ending(db: Database, set
     assert missing.value.field == "company" and "Nowhere Widgets" in missing.value.message
 
 
+@pytest.fixture(params=BACKENDS)
+async def any_db(request: pytest.FixtureRequest, db: Database, postgres_session_url: str) -> AsyncIterator[Database]:
+    """The test's SQLite store, and PostgreSQL too when MAILSLEUTH_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield db
+        return
+    await postgres.empty(postgres_session_url)
+    database = Database(postgres_session_url)
+    yield database
+    await database.dispose()
+
+
 async def test_concurrent_finds_at_one_domain_keep_every_observation(
-    db: Database, settings: Settings, verifier: Verifier
+    any_db: Database, settings: Settings, verifier: Verifier
 ) -> None:
     """Each find is its own Finding (as separate requests or workers are): all merge into one row."""
+    db = any_db
     people = ["Dee Vance", "Fay Wolfe", "Gus Young", "Hal Zane"]
     await Finding(db, settings, verifier).find(parse_name("Zed Quill"), "quillworks.test")  # crawl once first
     before = (await store.get_convention(db, "quillworks.test")).evidence  # type: ignore[union-attr]
