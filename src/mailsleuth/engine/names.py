@@ -19,7 +19,7 @@ from nameparser import HumanName
 from nameparser.config import CONSTANTS
 from anyascii import anyascii
 
-__all__ = ["InvalidName", "NameVariant", "PersonName", "is_first_name", "nicknames", "parse_name", "same_person"]
+__all__ = ["InvalidName", "NameVariant", "PersonName", "is_first_name", "nicknames", "name_or_none", "parse_name", "same_person"]
 
 MAX_NAME_LENGTH = 256
 MAX_VARIANTS = 12
@@ -114,6 +114,16 @@ def parse_name(full: str | None = None, *, first: str | None = None, middle: str
     if not name.variants():
         raise InvalidName(f"no usable first or last name in {name.full or full!r}")
     return name
+
+
+def name_or_none(text: str | None) -> PersonName | None:
+    """A name printed somewhere (a web page, a stored contact): parsed, or None when it is no name."""
+    if not text:
+        return None
+    try:
+        return parse_name(text)
+    except InvalidName:
+        return None
 
 
 def same_person(a: PersonName, b: PersonName) -> bool:

@@ -22,7 +22,7 @@ from mailsleuth.config import Settings
 from mailsleuth.engine.crawl import Resolve
 from mailsleuth.engine.evidence import DomainEvidence, KnownAddress, claim
 from mailsleuth.engine.find import Finder
-from mailsleuth.engine.names import InvalidName, PersonName, parse_name
+from mailsleuth.engine.names import PersonName, name_or_none
 from mailsleuth.engine.patterns import Convention
 from mailsleuth.engine.results import FindResult
 from mailsleuth.engine.verify import Verifier
@@ -34,15 +34,6 @@ from mailsleuth.store import intelligence as knowledge
 log = logging.getLogger(__name__)
 
 SOURCE_SEARCH = "search"  # the learned-address ledger's name for SMTP-verified finds
-
-
-def _name(text: str | None) -> PersonName | None:
-    if not text:
-        return None
-    try:
-        return parse_name(text)
-    except InvalidName:
-        return None
 
 
 @dataclass
@@ -74,17 +65,17 @@ class StoreEvidence:
                 log.warning("crawling %s failed", domain, exc_info=True)
         convention = await store.get_convention(self.db, domain) or Convention()
         known = [
-            KnownAddress(w.address, _name(w.name), tuple(s.uri for s in w.sources))
+            KnownAddress(w.address, name_or_none(w.name), tuple(s.uri for s in w.sources))
             for w in await knowledge.web_addresses(self.db, domain)
             if w.on_web
         ]
         known += [  # owners other finds verified: they mark an address taken, never answer with it
-            KnownAddress(address, _name(owner), answer=False)
+            KnownAddress(address, name_or_none(owner), answer=False)
             for address, owner in (await knowledge.address_owners(self.db, domain)).items()
         ]
         if self.org_id is not None:
             for person in await knowledge.org_people_at(self.db, self.org_id, domain):
-                name = _name(person.name)
+                name = name_or_none(person.name)
                 known.append(KnownAddress(person.email, name))
                 if person.source == knowledge.SOURCE_IMPORT:  # private evidence: this org's finds only
                     local = person.email.rpartition("@")[0]

@@ -19,7 +19,7 @@ from mailsleuth import store
 from mailsleuth.engine.crawl import Source
 from mailsleuth.service.finding import Finding
 from mailsleuth.service.errors import NotFound, PaymentRequired, ServiceError
-from mailsleuth.engine.names import InvalidName, PersonName, is_first_name, parse_name
+from mailsleuth.engine.names import InvalidName, PersonName, is_first_name, name_or_none, parse_name
 from mailsleuth.engine.patterns import Convention, match_patterns
 from mailsleuth.engine.results import Verdict, VerifyResult
 from mailsleuth.store import Company, Contact, ContactFilters, CreditKind, Database
@@ -135,13 +135,7 @@ class DomainPage:
 def _web_draft(web: WebAddress, convention: Convention | None, company: Company | None) -> dict[str, Any]:
     """A contact for an address found on the web: the name printed next to it, else the one it spells."""
     local = web.address.partition("@")[0]
-    name: PersonName | None = None
-    if web.name:
-        try:
-            name = parse_name(web.name)
-        except InvalidName:
-            name = None
-    name = name or infer_name(local, convention)
+    name = name_or_none(web.name) or infer_name(local, convention)
     return {
         "name": name.full if name else local,
         "first_name": name.first if name else None,
@@ -264,9 +258,8 @@ async def person_profile(
 
 async def _find_for(db: Database, org_id: int, contact: Contact, finding: Finding) -> Profile:
     assert contact.domain is not None
-    try:
-        name = parse_name(contact.name)
-    except InvalidName:
+    name = name_or_none(contact.name)
+    if name is None:
         return Profile(contact, False)
     if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
         raise PaymentRequired("No credits left.")
@@ -306,15 +299,10 @@ async def _person(
             "location": contact.location, "source": "contact",
         }
     web = await knowledge.get_web_address(db, address)
-    name: PersonName | None = None
     source = "web"
     if web is not None and web.role:
         return None
-    if web is not None and web.name:
-        try:
-            name = parse_name(web.name)
-        except InvalidName:
-            name = None
+    name = name_or_none(web.name) if web is not None else None
     if name is None and infer and not domains.is_role(local):
         name, source = infer_name(local, await store.get_convention(db, domain) if domain else None), "inferred"
     if name is None:
