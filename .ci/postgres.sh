@@ -38,6 +38,20 @@ as_owner() {
     runuser -u "$run_as" -- "$@"
 }
 
+# Runs a command that leaves a daemon behind with only stdin, stdout and stderr open. The server
+# must not inherit fd 3 (the pipe of the caller's `$(...)`, which would then never see end of file
+# and wait for ever — it did on a fresh machine, where the server is started rather than found
+# running) nor any other descriptor of whoever runs CI.
+detached() {
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            if ((fd > 2)); then eval "exec $fd>&-"; fi
+        done
+        exec "$@"
+    ) </dev/null
+}
+
 initialise() {
     install -d -m 700 -o "$run_as" -g "$run_as" "$base"
     if [[ -f $data_dir/PG_VERSION ]]; then
@@ -62,7 +76,7 @@ start() {
     if as_owner "$bin/pg_ctl" -D "$data_dir" status >/dev/null 2>&1; then
         return
     fi
-    as_owner "$bin/pg_ctl" -D "$data_dir" -l "$log_file" -w -t 30 start >/dev/null
+    detached runuser -u "$run_as" -- "$bin/pg_ctl" -D "$data_dir" -l "$log_file" -w -t 30 start >/dev/null
 }
 
 create_database() {
