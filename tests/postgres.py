@@ -52,6 +52,13 @@ async def empty(url: str) -> None:
     db = Database(url)
     try:
         async with db.engine.begin() as connection:
+            # A connection the previous test left open (a task cancelled mid-transaction) would hold a
+            # lock that TRUNCATE waits on for ever: end such sessions first, and never wait long.
+            await connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            )
+            await connection.execute(text("SET LOCAL lock_timeout = '30s'"))
             tables = (
                 await connection.execute(
                     text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
