@@ -63,8 +63,9 @@ class Finder:
         refused: set[str] = set()  # refused by the server, or accepted but another person's
         rcpts = 0
         budget = worth_probing(ranked, bool(known.convention.evidence), self.max_probes)
+        addresses = [f"{c.local}@{domain}" for c in ranked]  # in rank order, as ranked is
         while len(tried) < budget:
-            batch = [a for c in ranked if (a := f"{c.local}@{domain}") not in outcomes][: budget - len(tried)]
+            batch = [a for a in addresses if a not in outcomes][: budget - len(tried)]
             if not batch:
                 break
             probe = await self.verifier.probe(domain, batch, stop_at_accept=True, route=route)
@@ -78,7 +79,7 @@ class Finder:
             accepted = next((a for a, o in zip(batch, probe.outcomes) if _accepted(o)), None)
             if accepted is None:
                 break
-            index = next(i for i, c in enumerate(ranked) if f"{c.local}@{domain}" == accepted)
+            index = addresses.index(accepted)
             ambiguous, sent = await self._namesake_sibling(domain, ranked[index], route, outcomes)
             rcpts += sent
             if ambiguous:
@@ -91,6 +92,7 @@ class Finder:
             # A concurrent find showed this mailbox is another person's: rank again, it is taken now.
             refused.add(accepted)
             ranked = rank(name, await self.evidence.gather(domain))
+            addresses = [f"{c.local}@{domain}" for c in ranked]
 
         if tried and refused.issuperset(tried):
             return FindResult(
@@ -98,10 +100,10 @@ class Finder:
             )
         # Some answers were not definitive (greylisted, blocked, timed out): guess the best candidate
         # that was not refused, and say why we could not be sure.
-        index = next((i for i, c in enumerate(ranked) if f"{c.local}@{domain}" not in refused), 0)
-        outcome = outcomes.get(f"{ranked[index].local}@{domain}") or Outcome(failure="no_answer")
+        index = next((i for i, a in enumerate(addresses) if a not in refused), 0)
+        outcome = outcomes.get(addresses[index]) or Outcome(failure="no_answer")
         _, reason = grade(outcome, catch_all=None)
-        excluded = {i for i, c in enumerate(ranked) if f"{c.local}@{domain}" in refused}
+        excluded = {i for i, a in enumerate(addresses) if a in refused}
         return _answer(domain, ranked, index, Verdict.UNKNOWN, reason, evidence, tried, rcpts, outcome, excluded)
 
     async def _namesake_sibling(
