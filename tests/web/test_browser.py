@@ -326,6 +326,30 @@ def test_list_round_trip_filters_contact_page_and_export(page: Any, live_server:
     expect(page.locator("#lists-table tbody tr", has_text="Hot prospects")).to_have_count(0)
 
 
+def test_a_status_change_shows_in_the_contact_history(page: Any, live_server: LiveServer) -> None:
+    lena = found_contact(live_server, "Lena Fischer", SITE)  # not on the website: found by its convention
+    with client(live_server) as api:
+        checked = api.post("/v1/verify", json={"email": lena["email"], "wait": 60}).json()
+    assert checked["done"] and checked["result"]["verdict"] == "deliverable"
+    sign_in(page, live_server.key)
+    page.goto(f"/dashboard#contact/{lena['id']}")
+    history = page.get_by_role("list", name="History, newest first")
+    lines = history.locator("li")
+    expect(lines.nth(0)).to_contain_text("Verified lena.fischer@gizmos.test: deliverable, score 100 — by Admin")
+    expect(lines.nth(1)).to_contain_text("Searched: lena.fischer@gizmos.test (deliverable, score 100) — by Admin")
+    expect(lines.nth(2)).to_contain_text("Added to contacts (search)")
+    page.get_by_label("Contact status").select_option("CONTACTED")
+    expect(page.locator("#contact-body")).to_contain_text("Status saved: CONTACTED")
+    expect(lines.nth(0)).to_contain_text("Status changed from LEAD to CONTACTED — by Admin")
+    expect(lines).to_have_count(4)
+    screenshot(page, "06b-contact-history")
+    page.reload()  # the history is the server's, not the page's
+    expect(lines.nth(0)).to_contain_text("Status changed from LEAD to CONTACTED — by Admin")
+    with client(live_server) as api:
+        events = api.get(f"/v1/contacts/{lena['id']}/history").json()["results"]
+    assert [(e["kind"], e["status_to"]) for e in events][:1] == [("status", "CONTACTED")]
+
+
 # --- account ----------------------------------------------------------------------------------
 
 

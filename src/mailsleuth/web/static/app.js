@@ -207,11 +207,6 @@ function codeList(items) {
   return el("ul", { class: "codes" }, ...items.map((item) => el("li", {}, el("code", {}, item))));
 }
 
-function codeList(items) {
-  if (!items || !items.length) return "—";
-  return el("ul", { class: "codes" }, ...items.map((item) => el("li", {}, el("code", {}, item))));
-}
-
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** An SVG element; sizes are attributes (the CSP allows no inline style). */
@@ -798,35 +793,35 @@ function loadContact(id) {
   return attempt("contact-error", async () => {
     if (!/^\d+$/.test(id || "")) throw new Error("No such contact.");
     await loadLists();
-    const contact = await api("GET", "/v1/contacts/{id}", { params: { id } });
+    const [contact, history] = await Promise.all([
+      api("GET", "/v1/contacts/{id}", { params: { id } }),
+      api("GET", "/v1/contacts/{id}/history", { params: { id } }),
+    ]);
     byId("contact-title").textContent = contact.name || contact.email || `Contact #${contact.id}`;
-    body.replaceChildren(...contactPage(contact));
+    body.replaceChildren(...contactPage(contact, history.results));
     fillListChoices();
   });
 }
 
-function contactPage(contact) {
+function contactPage(contact, events) {
   const statusId = "contact-status";
   const status = el("select", { id: statusId }, ...STATUSES.map((value) => el("option", { value }, value)));
   status.value = contact.status;
+  const evidence = contact.evidence || {};
+  const sources = evidence.sources || [];
+  const history = el("ol", { class: "history", "aria-label": "History, newest first" });
+  const showHistory = (items) => history.replaceChildren(...historyLines(contact, items, sources));
+  showHistory(events);
   status.addEventListener("change", () =>
     attempt("contact-error", async () => {
       const changed = await api("PATCH", "/v1/contacts/{id}", { params: { id: contact.id }, body: { status: status.value } });
       status.value = changed.status;
       saved.textContent = `Status saved: ${changed.status}`;
+      const fresh = await api("GET", "/v1/contacts/{id}/history", { params: { id: contact.id } });
+      showHistory(fresh.results);
     }),
   );
   const saved = el("span", { class: "muted small", role: "status" });
-  const evidence = contact.evidence || {};
-  const sources = evidence.sources || [];
-  const history = [
-    [contact.created, `Added (${contact.source || "unknown source"})`],
-    [contact.updated, "Last changed"],
-    ...sources.flatMap((source) => [
-      [Date.parse(source.extracted_on), `Seen on ${source.uri}`],
-      [Date.parse(source.last_seen_on), `Last seen on ${source.uri}`],
-    ]),
-  ].sort((a, b) => b[0] - a[0]);
   return [
     facts([
       ["Address", contact.email ? el("code", {}, contact.email) : missing(contact)],
@@ -842,8 +837,55 @@ function contactPage(contact) {
     el("h3", {}, "Sources"),
     sourceList(sources),
     el("h3", {}, "History"),
-    el("ol", { class: "history" }, ...history.map(([at, what]) => el("li", {}, el("span", { class: "muted" }, when(at)), " ", what))),
+    history,
   ];
+}
+
+/** What a find or a verification concluded, in words. */
+function outcomeText(event) {
+  if (event.error) return `failed: ${event.error}`;
+  if (!event.verdict) return "no verdict";
+  return event.score === null || event.score === undefined ? event.verdict : `${event.verdict}, score ${event.score}`;
+}
+
+/** One recorded event as a sentence (every value from the API is text). */
+function eventText(event) {
+  switch (event.kind) {
+    case "status":
+      return `Status changed from ${event.status_from} to ${event.status_to}`;
+    case "list_added":
+      return `Added to the list “${event.list_name}”`;
+    case "list_removed":
+      return `Removed from the list “${event.list_name}”${event.reason ? ` (${event.reason})` : ""}`;
+    case "search":
+      return `Searched: ${event.address || "no address found"} (${outcomeText(event)})`;
+    case "verification":
+      return `Verified ${event.address}: ${outcomeText(event)}`;
+    default:
+      return event.kind;
+  }
+}
+
+/** The contact's history, newest first: recorded events, when it was added, and its address's sightings. */
+function historyLines(contact, events, sources) {
+  const lines = [
+    ...events.map((event) => {
+      const by = event.by ? ` — by ${event.by.name || event.by.email}` : "";
+      return [event.at, `${eventText(event)}${by}`];
+    }),
+    [contact.created, `Added to contacts (${contact.source || "unknown source"})`],
+    ...sources.flatMap((source) => [
+      [Date.parse(source.extracted_on), `Address first seen on ${source.uri}`],
+      [Date.parse(source.last_seen_on), `Address last seen on ${source.uri}`],
+    ]),
+  ];
+  return lines
+    .map((line, order) => [...line, order])
+    .sort((a, b) => b[0] - a[0] || a[2] - b[2])
+    .map(([at, what]) => {
+      const moment = Number.isFinite(at) ? el("time", { datetime: new Date(at).toISOString() }, when(at)) : "—";
+      return el("li", {}, moment, " ", what);
+    });
 }
 // --- bulk files: upload ------------------------------------------------------------------------
 
