@@ -29,8 +29,35 @@ def test_a_csv_file_becomes_a_verify_job_with_its_result_file(api_server: ApiSer
         done = _finished(client, job["id"])
         result = client.get(f"/v1/jobs/{job['id']}/results").text
     assert done["verdicts"] == {"deliverable": 1, "risky": 0, "undeliverable": 1}
-    verdicts = {row["email"]: row["verdict"] for row in csv.DictReader(io.StringIO(result))}
-    assert verdicts == {"jane.doe@acme.test": "deliverable", "nobody@acme.test": "undeliverable"}
+    rows = list(csv.DictReader(io.StringIO(result)))
+    assert [(row["name"], row["email"], row["verdict"]) for row in rows] == [
+        ("Jane", "jane.doe@acme.test", "deliverable"), ("No one", "nobody@acme.test", "undeliverable")]
+
+
+def test_a_verify_files_result_keeps_every_column_of_the_file(api_server: ApiServer, tenant: Tenant) -> None:
+    """The caller's columns come first, as given (titles, order, quoted cells, even a short row),
+    then the verdict columns; a cell that would run as a spreadsheet formula is neutralised."""
+    with _native(api_server, tenant) as client:
+        body = ('Company,Mail,Notes,Owner\n"Acme, Inc.",Jane.Doe@acme.test,"met at ""Expo""",=HYPERLINK("x")\n'
+                "Acme,info@acme.test\n")
+        job = client.post("/v1/jobs", data={"kind": "verify"}, files={"file": ("crm.csv", body, "text/csv")}).json()
+        _finished(client, job["id"])
+        result = client.get(f"/v1/jobs/{job['id']}/results").text
+        bare = client.post("/v1/jobs", data={"kind": "verify"},
+                           files={"file": ("bare.csv", "42,john.smith@acme.test\n", "text/csv")}).json()
+        _finished(client, bare["id"])
+        bare_result = client.get(f"/v1/jobs/{bare['id']}/results").text
+    lines = list(csv.reader(io.StringIO(result)))
+    assert lines[0][:6] == ["Company", "Mail", "Notes", "Owner", "email", "is_deliverable"]
+    assert [line[:5] for line in lines[1:]] == [
+        ["Acme, Inc.", "Jane.Doe@acme.test", 'met at "Expo"', "'=HYPERLINK(\"x\")", "Jane.Doe@acme.test"],
+        ["Acme", "info@acme.test", "", "", "info@acme.test"],
+    ]
+    verdict = lines[0].index("verdict")
+    assert [line[verdict] for line in lines[1:]] == ["deliverable", "risky"]
+    bare_lines = list(csv.DictReader(io.StringIO(bare_result)))
+    assert [(row["column_0"], row["column_1"], row["email"], row["verdict"]) for row in bare_lines] == [
+        ("42", "john.smith@acme.test", "john.smith@acme.test", "deliverable")]
 
 
 def test_a_csv_file_becomes_a_find_job_with_the_chosen_columns(api_server: ApiServer, tenant: Tenant) -> None:

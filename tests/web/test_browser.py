@@ -124,6 +124,7 @@ def test_upload_a_file_to_verify_watch_it_and_download_the_result(page: Any, liv
     expect(preview.locator("thead th")).to_have_text(["Name", "Email"])
     expect(preview.locator("tbody tr")).to_have_count(3)
     expect(page.locator("#upload-email-note")).to_contain_text("column named email")
+    expect(page.locator("#upload-email-note")).to_contain_text("keeps every column of the file")
     page.get_by_role("button", name="Start the job").click()
     card = page.locator("#job-card")
     expect(card.locator(".badge").first).to_have_text("ENDED", timeout=60_000)
@@ -133,6 +134,9 @@ def test_upload_a_file_to_verify_watch_it_and_download_the_result(page: Any, liv
     result = downloaded(page, card.get_by_role("button", name=re.compile("^Download job")))
     table = {row["email"]: row for row in csv.DictReader(io.StringIO(result))}
     assert set(table) == {"jane.doe@acme.test", "nobody@acme.test", "info@acme.test"}
+    assert result.splitlines()[0].startswith("Name,Email,email,")  # the file's own columns come first
+    assert [(row["Name"], row["Email"]) for row in table.values()] == [
+        ("Jane", "jane.doe@acme.test"), ("Nobody", "nobody@acme.test"), ("Info", "info@acme.test")]
     assert table["jane.doe@acme.test"]["verdict"] == "deliverable"
     assert table["nobody@acme.test"]["verdict"] == "undeliverable"
     assert table["info@acme.test"]["verdict"] == "risky"  # a role address

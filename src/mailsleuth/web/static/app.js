@@ -972,7 +972,7 @@ function showKind() {
   byId("upload-columns").hidden = !finding || !chosen;
   const note = byId("upload-email-note");
   note.hidden = finding || !chosen;
-  note.textContent = "The addresses are read from the column named email (or address, mail), else from the first column holding an @.";
+  note.textContent = "The addresses are read from the column named email (or address, mail), else from the first column holding an @. The result file keeps every column of the file, then adds the verdicts.";
 }
 
 async function upload(event) {
