@@ -3,13 +3,7 @@ changes a contact (or checks its address) leaves in its history, whichever diale
 
 from __future__ import annotations
 
-import httpx
-
 from tests.api.conftest import ApiServer, Tenant, wait_until
-
-
-def _native(server: ApiServer, tenant: Tenant) -> httpx.Client:
-    return server.client(headers={"Authorization": f"Bearer {tenant.key}"})
 
 
 def _summary(events: list[dict]) -> list[tuple]:
@@ -27,7 +21,7 @@ def _summary(events: list[dict]) -> list[tuple]:
 
 
 def test_every_route_that_changes_a_contact_leaves_its_history(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         jane = client.post("/v1/find", json={"name": "Jane Doe", "domain": "acme.test", "wait": 60}).json()["contact"]
         assert jane["email"] == "jane.doe@acme.test"
         client.post("/v1/verify", json={"email": "Jane.Doe@acme.test", "wait": 60})
@@ -48,7 +42,7 @@ def test_every_route_that_changes_a_contact_leaves_its_history(api_server: ApiSe
         removed = norbert.delete(f"/2018-01-08/lists/{made['id']}")
     assert added.status_code == 200 and removed.json() == {"result": "success"}
 
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         answer = client.get(f"/v1/contacts/{jane['id']}/history")
     assert answer.status_code == 200
     body = answer.json()
@@ -70,7 +64,7 @@ def test_every_route_that_changes_a_contact_leaves_its_history(api_server: ApiSe
 
 
 def test_a_bulk_verify_file_and_a_bulk_find_leave_history(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         fields = {"kind": "find", "col_name": "0", "col_domain": "1", "filename": "people.csv"}
         found = client.post("/v1/jobs", data=fields, files={"file": ("people.csv", "John Smith,acme.test\n")}).json()
         wait_until(lambda: client.get(f"/v1/jobs/{found['id']}").json()["status"] == "ENDED", 60)
@@ -88,9 +82,9 @@ def test_a_bulk_verify_file_and_a_bulk_find_leave_history(api_server: ApiServer,
 
 def test_history_of_another_organisations_contact_is_not_found(api_server: ApiServer, tenant: Tenant) -> None:
     other = api_server.tenant()
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         jane = client.post("/v1/find", json={"name": "Jane Doe", "domain": "acme.test", "wait": 60}).json()["contact"]
-    with _native(api_server, other) as client:
+    with api_server.native(other) as client:
         refused = client.get(f"/v1/contacts/{jane['id']}/history")
         bad = client.get("/v1/contacts/abc/history")
     assert refused.status_code == 404 and refused.json() == {"code": 404, "error": "No such contact."}

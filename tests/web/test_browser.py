@@ -22,6 +22,8 @@ try:
     from playwright.sync_api import expect
 except ImportError:
     unavailable("Playwright is not installed (pip install -e '.[test]')")
+from tests.mailworld.smtp_server import Behaviour
+from tests.mailworld.world import MailWorld
 from tests.web.conftest import SITE, LiveServer
 
 
@@ -253,6 +255,27 @@ def test_domain_search_shows_the_people_a_website_publishes(page: Any, live_serv
     expect(people).to_have_count(2)
     with client(live_server) as api:
         assert api.get("/v1/account").json()["credits"]["search"]["remaining"] == before
+
+
+def test_a_domain_never_checked_offers_a_catch_all_check(page: Any, live_server: LiveServer,
+                                                           mail_world: MailWorld) -> None:
+    mail_world.add_domain("welcomesall.test", behaviour=Behaviour(mailboxes={"jane.doe"}, catch_all=True))
+    sign_in(page, live_server.key)
+    go(page, "Domain search")
+    page.get_by_label("Domain or company name").fill("welcomesall.test")
+    page.get_by_role("button", name="Search", exact=True).click()
+    summary = page.locator("#domain-summary")
+    expect(summary).to_contain_text("Accepts every address")
+    expect(summary).to_contain_text("not checked yet")
+    summary.get_by_role("button", name="Check whether welcomesall.test accepts every address").click()
+    expect(summary).to_contain_text("yes: the mail server accepts every address")
+    expect(summary).to_contain_text("checked ")
+    expect(summary.get_by_role("button", name=re.compile("^Check whether"))).to_have_count(0)
+    assert mail_world.server("mx.welcomesall.test").stats.rcpt_count == 1  # a real check, one RCPT
+    screenshot(page, "05c-domain-catch-all")
+    page.get_by_role("button", name="Search", exact=True).click()  # the next search reads the stored check
+    expect(summary).to_contain_text("yes: the mail server accepts every address")
+    expect(summary.get_by_role("button", name=re.compile("^Check whether"))).to_have_count(0)
 
 
 def test_a_company_nobody_can_locate_gets_the_servers_message(page: Any, live_server: LiveServer,

@@ -674,6 +674,34 @@ function catchAllText(value) {
   return "not checked yet";
 }
 
+/**
+ * The domain's stored catch-all check with when it was made; without one, a button that runs the
+ * check (one RCPT for an address nobody has) and stores it for every later search.
+ */
+function catchAllFact(domain, value, checked) {
+  const shown = el("span", { class: "inline" });
+  const show = (catchAll, at, unclear) => {
+    if (catchAll === true || catchAll === false) {
+      shown.replaceChildren(catchAllText(catchAll), " ", el("span", { class: "muted small" }, `checked ${when(at)}`));
+      return;
+    }
+    const button = actionButton("Check now", `Check whether ${domain} accepts every address`, "domain-error", async () => {
+      shown.replaceChildren(el("span", { class: "muted" }, "asking the mail server…"));
+      try {
+        const check = await api("POST", "/v1/domains/{domain}/catch-all", { params: { domain } });
+        show(check.catch_all, check.checked, true);
+      } catch (error) {
+        show(null, null, false);
+        throw error;
+      }
+    });
+    const text = unclear ? "no clear answer from the mail server (greylisted, blocked or unreachable)" : catchAllText(null);
+    shown.replaceChildren(text, " ", button);
+  };
+  show(value, checked, false);
+  return shown;
+}
+
 function domainSummary(answer) {
   const company = answer.company || {};
   const convention = answer.convention;
@@ -696,7 +724,7 @@ function domainSummary(answer) {
     facts([
       ["Address convention", patterns],
       ["Evidence", `learned from ${convention.evidence} ${convention.evidence === 1 ? "address" : "addresses"}`],
-      ["Accepts every address", catchAllText(answer.catch_all)],
+      ["Accepts every address", catchAllFact(answer.domain, answer.catch_all, answer.catch_all_checked)],
       ["Website", company.url ? pageLink(company.url) : null],
       ["Website crawl", site],
     ]),
