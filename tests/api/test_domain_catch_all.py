@@ -28,7 +28,9 @@ def test_an_unchecked_domain_is_checked_once_and_the_search_says_so(
     assert (after["catch_all"], after["catch_all_checked"]) == (True, body["checked"])
 
 
-def test_an_honest_server_and_a_domain_without_mail(api_server: ApiServer, tenant: Tenant, mail_world: MailWorld) -> None:
+def test_an_honest_server_and_a_domain_without_mail(
+    api_server: ApiServer, tenant: Tenant, mail_world: MailWorld
+) -> None:
     mail_world.add_domain("refusesstrangers.test", behaviour=Behaviour(mailboxes={"jane.doe"}))
     with api_server.native(tenant) as client:
         honest = client.post("/v1/domains/refusesstrangers.test/catch-all").json()

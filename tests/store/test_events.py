@@ -162,3 +162,13 @@ async def test_the_migration_downgrades_and_upgrades_again(fresh_url: str) -> No
         assert await store.contact_history(db, org.id, contact.id) == []
     finally:
         await db.dispose()
+
+
+async def test_an_address_revealed_for_a_known_person_is_a_find_in_the_history(db: Database, acme: Tenant) -> None:
+    from mailsleuth.store.intelligence import reveal_address
+
+    kim = await store.create_contact(db, acme.org_id, name="Kim Park", domain="acme.test", source="import")
+    await reveal_address(db, acme.org_id, kim.id, email="kim.park@acme.test", score=100, verdict="deliverable",
+                         evidence={})
+    assert lines(await store.contact_history(db, acme.org_id, kim.id)) == [
+        ("search", None, {"email": "kim.park@acme.test", "verdict": "deliverable", "score": 100})]

@@ -430,7 +430,7 @@ async def reveal_address(
             fields = _clean({"email": email, "score": score, "verdict": verdict, "evidence": evidence})
             for key, value in fields.items():
                 setattr(row, key, value)
-        found = {"email": fields["email"], "verdict": verdict, "score": score} if paid else {"insufficient_credits": True}
+        found = {"email": row.email, "verdict": verdict, "score": score, "insufficient_credits": not paid}
         await record(session, [event(org_id, EventKind.SEARCH, contact_id=row.id, address=row.email,
                                      detail=outcome_detail(found, None))])
     return (await _contacts(db, org_id, [contact_id]) or [None])[0], paid
