@@ -320,6 +320,9 @@ def test_list_round_trip_filters_contact_page_and_export(page: Any, live_server:
     body.get_by_label("List", exact=True).select_option(label="Hot prospects")
     body.get_by_role("button", name="Save John Smith to a list").click()
     expect(body).to_contain_text("Saved to Hot prospects")
+    history = body.get_by_role("list", name="History, newest first").locator("li")
+    expect(history.nth(0)).to_contain_text("Added to the list “Hot prospects” — by Admin")
+    expect(history.nth(1)).to_contain_text("Status changed from LEAD to WON — by Admin")
     screenshot(page, "06-contact")
 
     go(page, "Contacts & lists")

@@ -479,8 +479,11 @@ async function createList(event) {
   );
 }
 
-/** "Save to list" for one contact: a list choice and a button; `errorId` shows what went wrong. */
-function saveToList(contact, errorId, select = null) {
+/**
+ * "Save to list" for one contact: a list choice and a button; `errorId` shows what went wrong and
+ * `onSaved` runs after a save (the contact page refreshes its history).
+ */
+function saveToList(contact, errorId, select = null, onSaved = null) {
   const id = `save-${contact.id}-${Math.random().toString(36).slice(2, 8)}`;
   const choice = select || el("select", { id, "data-lists": "Choose a list" });
   const button = actionButton("Save to list", `Save ${contact.name || contact.email} to a list`, errorId, async () => {
@@ -488,6 +491,7 @@ function saveToList(contact, errorId, select = null) {
     const item = await api("POST", "/v1/lists/{id}/contacts", { params: { id: choice.value }, body: { ids: [contact.id] } });
     button.textContent = `Saved to ${item.name}`;
     await loadLists();
+    if (onSaved) await onSaved();
   });
   if (select) return button;
   const wrapper = el("div", { class: "inline" }, el("label", { for: id, class: "visually-hidden" }, "List"), choice, button);
@@ -839,14 +843,17 @@ function contactPage(contact, events) {
   const sources = evidence.sources || [];
   const history = el("ol", { class: "history", "aria-label": "History, newest first" });
   const showHistory = (items) => history.replaceChildren(...historyLines(contact, items, sources));
+  const refreshHistory = async () => {
+    const fresh = await api("GET", "/v1/contacts/{id}/history", { params: { id: contact.id } });
+    showHistory(fresh.results);
+  };
   showHistory(events);
   status.addEventListener("change", () =>
     attempt("contact-error", async () => {
       const changed = await api("PATCH", "/v1/contacts/{id}", { params: { id: contact.id }, body: { status: status.value } });
       status.value = changed.status;
       saved.textContent = `Status saved: ${changed.status}`;
-      const fresh = await api("GET", "/v1/contacts/{id}/history", { params: { id: contact.id } });
-      showHistory(fresh.results);
+      await refreshHistory();
     }),
   );
   const saved = el("span", { class: "muted small", role: "status" });
@@ -859,7 +866,7 @@ function contactPage(contact, events) {
       ["Lists", contact.lists.length ? contact.lists.map(listName).join(", ") : "none"],
       ["Status", el("span", { class: "inline" }, el("label", { for: statusId, class: "visually-hidden" }, "Contact status"), status, saved)],
     ]),
-    el("div", { class: "answer-actions" }, saveToList(contact, "contact-error")),
+    el("div", { class: "answer-actions" }, saveToList(contact, "contact-error", null, refreshHistory)),
     el("h3", {}, "Evidence"),
     evidenceFacts(evidence.verification || evidence.verdict ? evidence : {}, contact),
     el("h3", {}, "Sources"),
