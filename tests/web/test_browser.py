@@ -378,6 +378,9 @@ def test_a_status_change_shows_in_the_contact_history(page: Any, live_server: Li
     with client(live_server) as api:
         events = api.get(f"/v1/contacts/{lena['id']}/history").json()["results"]
     assert [(e["kind"], e["status_to"]) for e in events][:1] == [("status", "CONTACTED")]
+    page.set_viewport_size(PHONE)  # the history wraps on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "09-phone-contact")
 
 
 # --- account ----------------------------------------------------------------------------------
