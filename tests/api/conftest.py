@@ -72,6 +72,10 @@ class ApiServer:
     def client(self, **options: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=20.0, trust_env=False, **options)
 
+    def native(self, tenant: Tenant) -> httpx.Client:
+        """A client of the native API signed in as the tenant's key."""
+        return self.client(headers={"Authorization": f"Bearer {tenant.key}"})
+
 
 def _serve(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

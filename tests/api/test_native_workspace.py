@@ -12,16 +12,12 @@ from mailsleuth import store
 from tests.api.conftest import ApiServer, Tenant, wait_until
 
 
-def _native(server: ApiServer, tenant: Tenant) -> httpx.Client:
-    return server.client(headers={"Authorization": f"Bearer {tenant.key}"})
-
-
 def _finished(client: httpx.Client, job_id: int) -> dict:
     return wait_until(lambda: (job := client.get(f"/v1/jobs/{job_id}").json())["status"] == "ENDED" and job, 60)
 
 
 def test_a_csv_file_becomes_a_verify_job_with_its_result_file(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         body = "name,email\nJane,jane.doe@acme.test\nNo one,nobody@acme.test\n"
         job = client.post("/v1/jobs", data={"kind": "verify", "filename": "mine.csv"},
                           files={"file": ("mine.csv", body, "text/csv")}).json()
@@ -29,12 +25,39 @@ def test_a_csv_file_becomes_a_verify_job_with_its_result_file(api_server: ApiSer
         done = _finished(client, job["id"])
         result = client.get(f"/v1/jobs/{job['id']}/results").text
     assert done["verdicts"] == {"deliverable": 1, "risky": 0, "undeliverable": 1}
-    verdicts = {row["email"]: row["verdict"] for row in csv.DictReader(io.StringIO(result))}
-    assert verdicts == {"jane.doe@acme.test": "deliverable", "nobody@acme.test": "undeliverable"}
+    rows = list(csv.DictReader(io.StringIO(result)))
+    assert [(row["name"], row["email"], row["verdict"]) for row in rows] == [
+        ("Jane", "jane.doe@acme.test", "deliverable"), ("No one", "nobody@acme.test", "undeliverable")]
+
+
+def test_a_verify_files_result_keeps_every_column_of_the_file(api_server: ApiServer, tenant: Tenant) -> None:
+    """The caller's columns come first, as given (titles, order, quoted cells, even a short row),
+    then the verdict columns; a cell that would run as a spreadsheet formula is neutralised."""
+    with api_server.native(tenant) as client:
+        body = ('Company,Mail,Notes,Owner\n"Acme, Inc.",Jane.Doe@acme.test,"met at ""Expo""",=HYPERLINK("x")\n'
+                "Acme,info@acme.test\n")
+        job = client.post("/v1/jobs", data={"kind": "verify"}, files={"file": ("crm.csv", body, "text/csv")}).json()
+        _finished(client, job["id"])
+        result = client.get(f"/v1/jobs/{job['id']}/results").text
+        bare = client.post("/v1/jobs", data={"kind": "verify"},
+                           files={"file": ("bare.csv", "42,john.smith@acme.test\n", "text/csv")}).json()
+        _finished(client, bare["id"])
+        bare_result = client.get(f"/v1/jobs/{bare['id']}/results").text
+    lines = list(csv.reader(io.StringIO(result)))
+    assert lines[0][:6] == ["Company", "Mail", "Notes", "Owner", "email", "is_deliverable"]
+    assert [line[:5] for line in lines[1:]] == [
+        ["Acme, Inc.", "Jane.Doe@acme.test", 'met at "Expo"', "'=HYPERLINK(\"x\")", "Jane.Doe@acme.test"],
+        ["Acme", "info@acme.test", "", "", "info@acme.test"],
+    ]
+    verdict = lines[0].index("verdict")
+    assert [line[verdict] for line in lines[1:]] == ["deliverable", "risky"]
+    bare_lines = list(csv.DictReader(io.StringIO(bare_result)))
+    assert [(row["column_0"], row["column_1"], row["email"], row["verdict"]) for row in bare_lines] == [
+        ("42", "john.smith@acme.test", "john.smith@acme.test", "deliverable")]
 
 
 def test_a_csv_file_becomes_a_find_job_with_the_chosen_columns(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         fields = {"kind": "find", "col_name": "1,0", "col_domain": "2"}
         body = "Last,First,Site\nDoe,Jane,acme.test\n"
         job = client.post("/v1/jobs", data=fields, files={"file": ("f.csv", body, "text/csv")}).json()
@@ -44,7 +67,7 @@ def test_a_csv_file_becomes_a_find_job_with_the_chosen_columns(api_server: ApiSe
 
 
 def test_find_answers_a_person_a_bulk_file_found_with_the_contact(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         client.post("/v1/verify", json={"email": "info@acme.test", "wait": 60})  # a search row with a low id
         fields = {"kind": "find", "col_name": "0", "col_domain": "1"}
         job = client.post("/v1/jobs", data=fields, files={"file": ("f.csv", "Maria Garcia,acme.test\n")}).json()
@@ -54,7 +77,7 @@ def test_find_answers_a_person_a_bulk_file_found_with_the_contact(api_server: Ap
 
 
 def test_a_bad_upload_is_refused_with_the_field_and_no_job(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         kind = client.post("/v1/jobs", data={"kind": "enrich"}, files={"file": ("f.csv", "email\na@b.c\n")})
         missing = client.post("/v1/jobs", data={"kind": "verify"})
         columns = client.post("/v1/jobs", data={"kind": "find", "col_name": "0"}, files={"file": ("f.csv", "a\nb\n")})
@@ -66,7 +89,7 @@ def test_a_bad_upload_is_refused_with_the_field_and_no_job(api_server: ApiServer
 
 
 def test_lists_round_trip_with_contact_status_filters_and_export(api_server: ApiServer, tenant: Tenant) -> None:
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         found = client.post("/v1/find", json={"name": "Jane Doe", "domain": "acme.test", "wait": 60}).json()
         jane = found["contact"]
         made = client.post("/v1/lists", json={"name": "  Leads "})
@@ -98,7 +121,7 @@ def test_lists_round_trip_with_contact_status_filters_and_export(api_server: Api
 
 def test_account_and_credit_usage_count_what_was_charged_today(api_server: ApiServer) -> None:
     tenant = api_server.tenant(search=5, verify=5)
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         client.post("/v1/verify", json={"email": "jane.doe@acme.test", "wait": 60})
         account = client.get("/v1/account").json()
         usage = client.get("/v1/credits/usage", params={"days": 7}).json()["days"]
@@ -116,7 +139,7 @@ def test_an_admin_manages_keys_and_a_member_may_not(api_server: ApiServer, tenan
         return await store.create_key(db, tenant.org_id, user.id)
 
     member_key = api_server.call(member)
-    with _native(api_server, tenant) as client:
+    with api_server.native(tenant) as client:
         made = client.post("/v1/keys")
         listed = client.get("/v1/keys").json()["results"]
         own = client.delete(f"/v1/keys/{store.key_prefix(tenant.key)}")

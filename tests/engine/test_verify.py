@@ -220,3 +220,19 @@ async def test_identity_on_the_wire_is_configurable(mail_world: MailWorld, world
     stats = mail_world.server("aonly.test").stats
     assert "checker.example.test" in stats.helo_names
     assert "bounce@example.test" in stats.mail_from
+
+
+async def test_a_catch_all_check_sends_one_rcpt_and_is_cached(mail_world: MailWorld, world_settings: Settings) -> None:
+    mail_world.add_domain("takesall.test", behaviour=Behaviour(mailboxes={"jane.doe"}, catch_all=True))
+    mail_world.add_domain("honest.test", behaviour=Behaviour(mailboxes={"jane.doe"}))
+    takes_all, honest = mail_world.server("mx.takesall.test"), mail_world.server("mx.honest.test")
+    async with Verifier(world_settings) as verifier:
+        accepting = await verifier.check_catch_all("takesall.test")
+        again = await verifier.check_catch_all("takesall.test")
+        refusing = await verifier.check_catch_all("honest.test")
+        nowhere = await verifier.check_catch_all("nullmx.test")
+    assert (accepting.catch_all, again.catch_all, refusing.catch_all) == (True, True, False)
+    assert [mx.host for mx in accepting.route.hosts] == ["mx.takesall.test"]
+    assert takes_all.stats.rcpt_count == 1 and honest.stats.rcpt_count == 1  # the second check was the cache
+    assert (nowhere.route.status, nowhere.catch_all) == (RouteStatus.NULL_MX, None)
+    assert takes_all.stats.data_count == 0

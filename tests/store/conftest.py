@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from mailsleuth import store
 from mailsleuth.store import Database
 from tests import postgres
 from tests.postgres import BACKENDS
@@ -41,3 +43,26 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.migrate()  # a no-op on the copied SQLite template and the migrated PostgreSQL database
     yield database
     await database.dispose()
+
+
+@dataclass
+class Tenant:
+    org_id: int
+    user_id: int
+
+
+async def make_tenant(db: Database, name: str) -> Tenant:
+    """An organisation with 10 search and 10 verify credits and its admin user owner@NAME.test."""
+    org = await store.create_org(db, name, credits={"search": 10, "verify": 10})
+    user = await store.create_user(db, org.id, f"owner@{name}.test", name="Owner", admin=True)
+    return Tenant(org.id, user.id)
+
+
+@pytest.fixture
+async def acme(db: Database) -> Tenant:
+    return await make_tenant(db, "acme")
+
+
+@pytest.fixture
+async def rival(db: Database) -> Tenant:
+    return await make_tenant(db, "rival")

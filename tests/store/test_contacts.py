@@ -1,4 +1,3 @@
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -6,28 +5,7 @@ from sqlalchemy import update
 
 from mailsleuth import store
 from mailsleuth.store import ContactFilters, ContactStatus, Database, InvalidFilter, NotFound, models
-
-
-@dataclass
-class Tenant:
-    org_id: int
-    user_id: int
-
-
-async def _tenant(db: Database, name: str) -> Tenant:
-    org = await store.create_org(db, name)
-    user = await store.create_user(db, org.id, f"owner@{name}.test", name="Owner", admin=True)
-    return Tenant(org.id, user.id)
-
-
-@pytest.fixture
-async def acme(db: Database) -> Tenant:
-    return await _tenant(db, "acme")
-
-
-@pytest.fixture
-async def rival(db: Database) -> Tenant:
-    return await _tenant(db, "rival")
+from tests.store.conftest import Tenant
 
 
 async def _set_created(db: Database, contact_id: int, moment: datetime) -> None:

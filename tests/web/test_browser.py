@@ -22,6 +22,8 @@ try:
     from playwright.sync_api import expect
 except ImportError:
     unavailable("Playwright is not installed (pip install -e '.[test]')")
+from tests.mailworld.smtp_server import Behaviour
+from tests.mailworld.world import MailWorld
 from tests.web.conftest import SITE, LiveServer
 
 
@@ -124,6 +126,7 @@ def test_upload_a_file_to_verify_watch_it_and_download_the_result(page: Any, liv
     expect(preview.locator("thead th")).to_have_text(["Name", "Email"])
     expect(preview.locator("tbody tr")).to_have_count(3)
     expect(page.locator("#upload-email-note")).to_contain_text("column named email")
+    expect(page.locator("#upload-email-note")).to_contain_text("keeps every column of the file")
     page.get_by_role("button", name="Start the job").click()
     card = page.locator("#job-card")
     expect(card.locator(".badge").first).to_have_text("ENDED", timeout=60_000)
@@ -133,6 +136,9 @@ def test_upload_a_file_to_verify_watch_it_and_download_the_result(page: Any, liv
     result = downloaded(page, card.get_by_role("button", name=re.compile("^Download job")))
     table = {row["email"]: row for row in csv.DictReader(io.StringIO(result))}
     assert set(table) == {"jane.doe@acme.test", "nobody@acme.test", "info@acme.test"}
+    assert result.splitlines()[0].startswith("Name,Email,email,")  # the file's own columns come first
+    assert [(row["Name"], row["Email"]) for row in table.values()] == [
+        ("Jane", "jane.doe@acme.test"), ("Nobody", "nobody@acme.test"), ("Info", "info@acme.test")]
     assert table["jane.doe@acme.test"]["verdict"] == "deliverable"
     assert table["nobody@acme.test"]["verdict"] == "undeliverable"
     assert table["info@acme.test"]["verdict"] == "risky"  # a role address
@@ -251,6 +257,27 @@ def test_domain_search_shows_the_people_a_website_publishes(page: Any, live_serv
         assert api.get("/v1/account").json()["credits"]["search"]["remaining"] == before
 
 
+def test_a_domain_never_checked_offers_a_catch_all_check(page: Any, live_server: LiveServer,
+                                                           mail_world: MailWorld) -> None:
+    mail_world.add_domain("welcomesall.test", behaviour=Behaviour(mailboxes={"jane.doe"}, catch_all=True))
+    sign_in(page, live_server.key)
+    go(page, "Domain search")
+    page.get_by_label("Domain or company name").fill("welcomesall.test")
+    page.get_by_role("button", name="Search", exact=True).click()
+    summary = page.locator("#domain-summary")
+    expect(summary).to_contain_text("Accepts every address")
+    expect(summary).to_contain_text("not checked yet")
+    summary.get_by_role("button", name="Check whether welcomesall.test accepts every address").click()
+    expect(summary).to_contain_text("yes: the mail server accepts every address")
+    expect(summary).to_contain_text("checked ")
+    expect(summary.get_by_role("button", name=re.compile("^Check whether"))).to_have_count(0)
+    assert mail_world.server("mx.welcomesall.test").stats.rcpt_count == 1  # a real check, one RCPT
+    screenshot(page, "05c-domain-catch-all")
+    page.get_by_role("button", name="Search", exact=True).click()  # the next search reads the stored check
+    expect(summary).to_contain_text("yes: the mail server accepts every address")
+    expect(summary.get_by_role("button", name=re.compile("^Check whether"))).to_have_count(0)
+
+
 def test_a_company_nobody_can_locate_gets_the_servers_message(page: Any, live_server: LiveServer,
                                                               console: Any) -> None:
     sign_in(page, live_server.key)
@@ -293,6 +320,9 @@ def test_list_round_trip_filters_contact_page_and_export(page: Any, live_server:
     body.get_by_label("List", exact=True).select_option(label="Hot prospects")
     body.get_by_role("button", name="Save John Smith to a list").click()
     expect(body).to_contain_text("Saved to Hot prospects")
+    history = body.get_by_role("list", name="History, newest first").locator("li")
+    expect(history.nth(0)).to_contain_text("Added to the list “Hot prospects” — by Admin")
+    expect(history.nth(1)).to_contain_text("Status changed from LEAD to WON — by Admin")
     screenshot(page, "06-contact")
 
     go(page, "Contacts & lists")
@@ -324,6 +354,33 @@ def test_list_round_trip_filters_contact_page_and_export(page: Any, live_server:
         (str(john["id"]), "john.smith@full.test", "WON")]
     row.get_by_role("button", name="Delete Hot prospects").click()
     expect(page.locator("#lists-table tbody tr", has_text="Hot prospects")).to_have_count(0)
+
+
+def test_a_status_change_shows_in_the_contact_history(page: Any, live_server: LiveServer) -> None:
+    lena = found_contact(live_server, "Lena Fischer", SITE)  # not on the website: found by its convention
+    with client(live_server) as api:
+        checked = api.post("/v1/verify", json={"email": lena["email"], "wait": 60}).json()
+    assert checked["done"] and checked["result"]["verdict"] == "deliverable"
+    sign_in(page, live_server.key)
+    page.goto(f"/dashboard#contact/{lena['id']}")
+    history = page.get_by_role("list", name="History, newest first")
+    lines = history.locator("li")
+    expect(lines.nth(0)).to_contain_text("Verified lena.fischer@gizmos.test: deliverable, score 100 — by Admin")
+    expect(lines.nth(1)).to_contain_text("Searched: lena.fischer@gizmos.test (deliverable, score 100) — by Admin")
+    expect(lines.nth(2)).to_contain_text("Added to contacts (search)")
+    page.get_by_label("Contact status").select_option("CONTACTED")
+    expect(page.locator("#contact-body")).to_contain_text("Status saved: CONTACTED")
+    expect(lines.nth(0)).to_contain_text("Status changed from LEAD to CONTACTED — by Admin")
+    expect(lines).to_have_count(4)
+    screenshot(page, "06b-contact-history")
+    page.reload()  # the history is the server's, not the page's
+    expect(lines.nth(0)).to_contain_text("Status changed from LEAD to CONTACTED — by Admin")
+    with client(live_server) as api:
+        events = api.get(f"/v1/contacts/{lena['id']}/history").json()["results"]
+    assert [(e["kind"], e["status_to"]) for e in events][:1] == [("status", "CONTACTED")]
+    page.set_viewport_size(PHONE)  # the history wraps on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "09-phone-contact")
 
 
 # --- account ----------------------------------------------------------------------------------

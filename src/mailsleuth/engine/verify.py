@@ -188,6 +188,17 @@ class Verifier:
         outcomes = await self._enqueue(domain, route, list(addresses), stop_at_accept)
         return DomainProbe(route, self.cached_catch_all(domain), outcomes)
 
+    async def check_catch_all(self, domain: str) -> DomainProbe:
+        """Whether ``domain`` accepts every address: one RCPT for a local part nobody has, on the
+        domain's shared queue (cached like every catch-all test). None when the domain takes no mail
+        or no server gave a clear answer (greylisted, blocked, unreachable)."""
+        route = await self.resolver.mail_route(domain)
+        if route.status is not RouteStatus.OK:
+            return DomainProbe(route, None, [])
+        if self.cached_catch_all(domain) is None:
+            await self._enqueue(domain, route, [], stop_at_accept=False)  # no address: only the test
+        return DomainProbe(route, self.cached_catch_all(domain), [])
+
     def cached_catch_all(self, domain: str) -> bool | None:
         entry = self._catch_all.get(domain)
         if entry is None or entry[1] < self._clock():

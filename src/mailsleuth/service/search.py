@@ -105,7 +105,7 @@ async def start_search(
         raise ServiceError("Invalid list.", field="list_id")
     existing = await store.find_existing_contact(db, org_id, name.full, domain)
     if existing is not None and list_id is not None:
-        await store.add_to_list(db, org_id, list_id, [existing.id])
+        await store.add_to_list(db, org_id, list_id, [existing.id], actor_id=principal.user_id)
         existing = await store.get_contact(db, org_id, existing.id) or existing
     terms = {"smtp": smtp, "paid_verdicts": list(paid_verdicts) if paid_verdicts is not None else None}
     if existing is not None and (existing.email or existing.searching) and await _same_terms(rt, existing, terms):

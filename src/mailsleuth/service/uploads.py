@@ -266,8 +266,15 @@ class MassiveRow:
 
 
 def cell_key(index: int) -> str:
-    """Where a massive row keeps its input cell `index` (the title is the job's `columns[index]`)."""
+    """Where a bulk row keeps its input cell `index` (the title is the job's `columns[index]`)."""
     return f"cell:{index}"
+
+
+def column_titles(header: list[str] | None, width: int) -> list[str]:
+    """A CSV's column titles: the caller's header as given, else "column_0", "column_1", ... (also
+    for a blank title or a header shorter than the rows)."""
+    return [(header[index] if header and index < len(header) and header[index].strip() else f"column_{index}")
+            for index in range(width)]
 
 
 @dataclass
@@ -281,10 +288,8 @@ class MassiveFile:
     count: int
 
     def input_columns(self) -> list[str]:
-        """The titles of the input columns (the result file's first columns): the caller's header as
-        given, else "column_0", "column_1", ... (also for a blank title)."""
-        return [(self.header[index] if self.header and self.header[index].strip() else f"column_{index}")
-                for index in range(self.width)]
+        """The titles of the input columns (the result file's first columns), see `column_titles`."""
+        return column_titles(self.header, self.width)
 
     def inputs(self) -> Iterator[dict[str, str]]:
         """Every row as `MassiveRow.to_input`, ready for `jobs.bulk.submit`."""
@@ -384,21 +389,36 @@ class AddressFile:
     column: int | None  # None: `data`, addresses separated by lines, commas or semicolons
     skip_header: bool
     count: int
+    header: list[str] | None = None  # a CSV's first row when it names the columns
+    width: int = 0  # a CSV's number of columns (its first row's)
 
     def addresses(self) -> Iterator[str]:
-        for _line, address in _address_entries(self.spool.text(), self.column, self.skip_header):
+        for _line, address, _cells in _address_entries(self.spool.text(), self.column, self.skip_header):
             yield address
+
+    def input_columns(self) -> list[str] | None:
+        """A CSV's column titles (the result file's first columns, so every column is kept), see
+        `column_titles`; None for a plain list of addresses."""
+        return None if self.column is None else column_titles(self.header, self.width)
+
+    def inputs(self) -> Iterator[dict[str, str]]:
+        """Every entry as `jobs.bulk.submit` takes it: "email", and a CSV row's cells under `cell_key`."""
+        for _line, address, cells in _address_entries(self.spool.text(), self.column, self.skip_header):
+            yield {**{cell_key(index): cell for index, cell in enumerate(cells[: self.width])}, "email": address}
 
     def close(self) -> None:
         self.spool.close()
 
 
-def _address_entries(stream: IO[str], column: int | None, skip_header: bool) -> Iterator[tuple[int, str]]:
+def _address_entries(
+    stream: IO[str], column: int | None, skip_header: bool
+) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, address, the CSV row's cells: none for a plain list) for every entry."""
     if column is None:
         for line, text in enumerate(stream, start=1):
             for entry in _ADDRESS_SEPARATORS.split(text):
                 if entry:
-                    yield line, entry
+                    yield line, entry, []
         return
     reader = csv.reader(stream)
     for row in reader:
@@ -407,7 +427,7 @@ def _address_entries(stream: IO[str], column: int | None, skip_header: bool) -> 
         if skip_header:
             skip_header = False
             continue
-        yield reader.line_num, row[column].strip() if column < len(row) else ""
+        yield reader.line_num, row[column].strip() if column < len(row) else "", row
 
 
 def find_address_column(first: list[str], second: list[str] | None) -> tuple[int, bool]:
@@ -442,8 +462,8 @@ def read_addresses(spool: Spool, *, source: str) -> AddressFile:
     problems = Problems()
     column: int | None = None
     skip_header = False
-    line = 0
-    count = 0
+    header: list[str] | None = None
+    width = line = count = 0
     try:
         if source == "file":
             rows = _first_rows(spool)
@@ -451,7 +471,8 @@ def read_addresses(spool: Spool, *, source: str) -> AddressFile:
                 problems.add(source, "The file has no rows.")
                 problems.raise_if_any()
             column, skip_header = find_address_column(rows[0], rows[1] if len(rows) > 1 else None)
-        for line, address in _address_entries(spool.text(), column, skip_header):
+            header, width = (rows[0] if skip_header else None), len(rows[0])
+        for line, address, _cells in _address_entries(spool.text(), column, skip_header):
             if not address:
                 problems.add(source, f"Line {line}: the email is empty.")
             elif _CONTROL.search(address):
@@ -475,7 +496,7 @@ def read_addresses(spool: Spool, *, source: str) -> AddressFile:
     except FieldErrors:
         spool.close()
         raise
-    return AddressFile(spool, column, skip_header, count)
+    return AddressFile(spool, column, skip_header, count, header, width)
 
 
 # --- file_url ------------------------------------------------------------------------------------

@@ -61,8 +61,9 @@ async def _run(rt: Context, job: Search) -> Search:
         result = await rt.verifier.verify(job.options["email"], smtp=job.options.get("smtp", True))
     except Exception as exc:  # the job must end whatever the engine did; failures are not charged
         log.exception("verification %s failed", job.id)
-        return await store.finish_job(rt.db, job.org_id, job.id, result=None, error=f"{type(exc).__name__}: {exc}")
+        return await store.finish_job(rt.db, job.org_id, job.id, result=None, error=f"{type(exc).__name__}: {exc}",
+                                      verified=job.options["email"])
     return await store.finish_job(
         rt.db, job.org_id, job.id, result=result.to_dict(), charge_kind=CreditKind.VERIFY,
-        charge_reference=f"verify:{job.id}",
+        charge_reference=f"verify:{job.id}", verified=job.options["email"],
     )

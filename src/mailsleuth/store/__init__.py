@@ -48,6 +48,7 @@ from mailsleuth.store.contacts import (
     update_list,
 )
 from mailsleuth.store.db import Database, database_location
+from mailsleuth.store.events import contact_history
 from mailsleuth.store.errors import AlreadyExists, InvalidFilter, NotFound, StoreError
 from mailsleuth.store.jobs import (
     complete_search,
@@ -74,10 +75,12 @@ from mailsleuth.store.records import (
     Balance,
     Company,
     Contact,
+    ContactEvent,
     ContactList,
     ContactPage,
     ContactStatus,
     CreditKind,
+    EventKind,
     DomainState,
     JobStatus,
     Organization,
@@ -98,6 +101,7 @@ __all__ = [
     "ChargeResult",
     "Company",
     "Contact",
+    "ContactEvent",
     "ContactFilters",
     "ContactList",
     "ContactPage",
@@ -106,6 +110,7 @@ __all__ = [
     "Database",
     "database_location",
     "DomainState",
+    "EventKind",
     "InvalidFilter",
     "JobStatus",
     "NotFound",
@@ -126,6 +131,7 @@ __all__ = [
     "charge",
     "credit_usage",
     "claim_webhooks",
+    "contact_history",
     "list_webhooks",
     "complete_search",
     "create_contact",

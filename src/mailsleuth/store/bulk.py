@@ -26,7 +26,8 @@ from mailsleuth.store.accounts import ChargeResult
 from mailsleuth.store.contacts import name_key
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import NotFound
-from mailsleuth.store.records import CreditKind, JobStatus, RowStatus, utcnow
+from mailsleuth.store.events import event, list_events, outcome_detail, record
+from mailsleuth.store.records import CreditKind, EventKind, JobStatus, RowStatus, utcnow
 
 BULK_KINDS = ("massive", "lg_bulk", "verify", "enrich")
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
@@ -574,6 +575,7 @@ async def complete_rows(
 
         updates: list[dict[str, Any]] = []
         filled: dict[int, dict[str, Any]] = {}  # contact id -> its new address and grade
+        history: list[dict[str, Any]] = []  # a find for each contact, a verification for each address
         counts = dict.fromkeys(("treated", "success", "failed", "deliverables", "risky", "bounces"), 0)
         retried = charged = 0
         for row in leased:
@@ -611,6 +613,7 @@ async def complete_rows(
                 result=result,
             )
             updates.append(change)
+            history.extend(_row_events(job, credit_kind, contacts.get(row.position), result))
             counts["treated"] += 1
             counts["success"] += success
             counts["failed"] += state is RowState.FAILED
@@ -622,6 +625,7 @@ async def complete_rows(
             await session.execute(update(m.JobRow), updates, execution_options=NO_SYNC)
         if filled:
             await session.execute(update(m.Contact), list(filled.values()), execution_options=NO_SYNC)
+        await record(session, history)
         if counts["treated"]:
             await session.execute(
                 update(m.Job)
@@ -630,6 +634,23 @@ async def complete_rows(
                 execution_options=NO_SYNC,
             )
     return Completed(counts["treated"], retried, len(by_position) - len(leased), charged)
+
+
+def _row_events(
+    job: m.Job, credit_kind: CreditKind, contact_id: int | None, result: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The history a finished row leaves: a find for its contact, or a verification of its address."""
+    detail = outcome_detail(result, result.get("error"))
+    address = str(result.get("email") or "") or None
+    if contact_id is not None:
+        kind = EventKind.SEARCH
+    elif credit_kind is not CreditKind.SEARCH and address:
+        kind = EventKind.VERIFICATION
+        detail.pop("email", None)
+    else:
+        return []
+    return [event(job.org_id, kind, contact_id=contact_id, address=address, user_id=job.user_id,
+                  job_id=job.id, detail=detail)]
 
 
 async def _charge_batch(
@@ -749,10 +770,13 @@ async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, F
         )
         if wanted - present:
             now = utcnow()
+            added = sorted(wanted - present)
             await session.execute(
-                insert(m.ListMember),
-                [{"list_id": job.list_id, "contact_id": cid, "added_at": now} for cid in sorted(wanted - present)],
+                insert(m.ListMember), [{"list_id": job.list_id, "contact_id": cid, "added_at": now} for cid in added]
             )
+            item = await session.get(m.ContactList, job.list_id)
+            if item is not None:
+                await record(session, list_events(job.org_id, EventKind.LIST_ADDED, added, item, job.user_id))
     return ids
 
 

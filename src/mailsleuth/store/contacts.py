@@ -24,8 +24,18 @@ from mailsleuth.store import models as m
 from mailsleuth.store.accounts import user_record
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import InvalidFilter, NotFound
+from mailsleuth.store.events import event, list_events, record
 from mailsleuth.store.knowledge import company_record
-from mailsleuth.store.records import Company, Contact, ContactList, ContactPage, ContactStatus, User, utcnow
+from mailsleuth.store.records import (
+    Company,
+    Contact,
+    ContactList,
+    ContactPage,
+    ContactStatus,
+    EventKind,
+    User,
+    utcnow,
+)
 
 Params = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -470,6 +480,9 @@ async def create_contact(
         await session.flush()
         for list_id in dict.fromkeys(list_ids):
             session.add(m.ListMember(list_id=list_id, contact_id=row.id))
+            item = await _owned_list(session, org_id, list_id)
+            assert item is not None
+            await record(session, list_events(org_id, EventKind.LIST_ADDED, [row.id], item, owner_id))
         await session.flush()
         found = await _get(session, org_id, row.id)
         assert found is not None
@@ -482,14 +495,22 @@ async def get_contact(db: Database, org_id: int, contact_id: int) -> Contact | N
     return _one_contact_record(row) if row else None
 
 
-async def update_contact(db: Database, org_id: int, contact_id: int, **changes: Any) -> Contact | None:
-    """Change fields (any create_contact keyword except list_ids). None when not found in the org."""
+async def update_contact(
+    db: Database, org_id: int, contact_id: int, *, actor_id: int | None = None, **changes: Any
+) -> Contact | None:
+    """Change fields (any create_contact keyword except list_ids). None when not found in the org.
+
+    A status change is recorded in the contact's history as done by the user `actor_id`.
+    """
     fields = _clean(changes)
     async with db.write() as session:
         row = await _get(session, org_id, contact_id)
         if row is None:
             return None
         await _check_refs(session, org_id, fields)
+        if "status" in fields and fields["status"] != row.status:
+            change = {"from": row.status, "to": fields["status"]}
+            await record(session, [event(org_id, EventKind.STATUS, contact_id=row.id, user_id=actor_id, detail=change)])
         for key, value in fields.items():
             setattr(row, key, value)
         await session.flush()
@@ -619,57 +640,72 @@ async def update_list(db: Database, org_id: int, list_id: int, *, name: str) -> 
         return await _list_record(session, org_id, list_id)
 
 
-async def delete_list(db: Database, org_id: int, list_id: int) -> bool:
-    """Delete a list (its contacts stay)."""
+async def delete_list(db: Database, org_id: int, list_id: int, *, actor_id: int | None = None) -> bool:
+    """Delete a list (its contacts stay, their history says the list was deleted)."""
     async with db.write() as session:
-        if await _owned_list(session, org_id, list_id) is None:
+        item = await _owned_list(session, org_id, list_id)
+        if item is None:
             return False
+        members = await session.scalars(select(m.ListMember.contact_id).where(m.ListMember.list_id == list_id))
+        await record(
+            session, list_events(org_id, EventKind.LIST_REMOVED, members, item, actor_id, reason="list deleted")
+        )
         await session.execute(delete(m.ListMember).where(m.ListMember.list_id == list_id))
         await session.execute(delete(m.ContactList).where(m.ContactList.id == list_id))
         return True
 
 
-async def _add_members(session: AsyncSession, list_id: int, candidates: Select[Any]) -> None:
-    already = select(m.ListMember.contact_id).where(m.ListMember.list_id == list_id)
+async def _add_members(
+    session: AsyncSession, item: m.ContactList, candidates: Select[Any], actor_id: int | None
+) -> None:
+    already = select(m.ListMember.contact_id).where(m.ListMember.list_id == item.id)
     new_ids = list(await session.scalars(candidates.where(m.Contact.id.not_in(already))))
     if new_ids:
         now = utcnow()
         await session.execute(
-            insert(m.ListMember), [{"list_id": list_id, "contact_id": cid, "added_at": now} for cid in new_ids]
+            insert(m.ListMember), [{"list_id": item.id, "contact_id": cid, "added_at": now} for cid in new_ids]
         )
+        await record(session, list_events(item.org_id, EventKind.LIST_ADDED, new_ids, item, actor_id))
 
 
-async def add_to_list(db: Database, org_id: int, list_id: int, contact_ids: Iterable[int]) -> ContactList | None:
-    """Add contacts (other organisations' ids are ignored); idempotent. None when the list is not found."""
+async def add_to_list(
+    db: Database, org_id: int, list_id: int, contact_ids: Iterable[int], *, actor_id: int | None = None
+) -> ContactList | None:
+    """Add contacts (other organisations' ids are ignored); idempotent. None when the list is not found.
+    Each contact's history records the addition by the user `actor_id`."""
     ids = list(dict.fromkeys(contact_ids))
     async with db.write() as session:
-        if await _owned_list(session, org_id, list_id) is None:
+        item = await _owned_list(session, org_id, list_id)
+        if item is None:
             return None
         owned = select(m.Contact.id).where(
             m.Contact.org_id == org_id, m.Contact.deleted.is_(False), m.Contact.id.in_(ids)
         )
-        await _add_members(session, list_id, owned)
+        await _add_members(session, item, owned, actor_id)
         return await _list_record(session, org_id, list_id)
 
 
 async def add_matching_to_list(
-    db: Database, org_id: int, list_id: int, filters: ContactFilters
+    db: Database, org_id: int, list_id: int, filters: ContactFilters, *, actor_id: int | None = None
 ) -> ContactList | None:
     """VoilaNorbert `POST /lists/{id}`: add every contact matched by a contacts query (all pages)."""
     async with db.write() as session:
-        if await _owned_list(session, org_id, list_id) is None:
+        item = await _owned_list(session, org_id, list_id)
+        if item is None:
             return None
-        await _add_members(session, list_id, select(m.Contact.id).where(*_conditions(org_id, filters)))
+        await _add_members(session, item, select(m.Contact.id).where(*_conditions(org_id, filters)), actor_id)
         return await _list_record(session, org_id, list_id)
 
 
 async def remove_from_list(
-    db: Database, org_id: int, list_id: int, contact_ids: Iterable[int]
+    db: Database, org_id: int, list_id: int, contact_ids: Iterable[int], *, actor_id: int | None = None
 ) -> ContactList | None:
     async with db.write() as session:
-        if await _owned_list(session, org_id, list_id) is None:
+        item = await _owned_list(session, org_id, list_id)
+        if item is None:
             return None
-        await session.execute(
-            delete(m.ListMember).where(m.ListMember.list_id == list_id, m.ListMember.contact_id.in_(list(contact_ids)))
-        )
+        wanted = m.ListMember.contact_id.in_(list(contact_ids))
+        members = await session.scalars(select(m.ListMember.contact_id).where(m.ListMember.list_id == list_id, wanted))
+        await record(session, list_events(org_id, EventKind.LIST_REMOVED, members, item, actor_id))
+        await session.execute(delete(m.ListMember).where(m.ListMember.list_id == list_id, wanted))
         return await _list_record(session, org_id, list_id)

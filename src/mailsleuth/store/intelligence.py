@@ -24,7 +24,8 @@ from mailsleuth.store import models as m
 from mailsleuth.store.accounts import ChargeResult, charge_in
 from mailsleuth.store.contacts import ContactFilters, _clean, name_key, query_contacts
 from mailsleuth.store.db import Database
-from mailsleuth.store.records import Contact, CreditKind, utcnow
+from mailsleuth.store.events import event, list_events, outcome_detail, record
+from mailsleuth.store.records import Contact, CreditKind, EventKind, utcnow
 
 SOURCE_CRAWL = "crawl"
 SOURCE_IMPORT = "import"
@@ -395,6 +396,7 @@ async def add_found_contacts(
     """
     created: list[int] = []
     async with db.write() as session:
+        item = await session.get(m.ContactList, list_id) if list_id is not None else None
         for draft in drafts:
             fields = _clean({**draft, "owner_id": owner_id})
             row = m.Contact(org_id=org_id, **fields)
@@ -404,8 +406,9 @@ async def add_found_contacts(
                 await session.delete(row)
                 await session.flush()
                 return created, True
-            if list_id is not None:
-                session.add(m.ListMember(list_id=list_id, contact_id=row.id))
+            if item is not None and item.org_id == org_id:
+                session.add(m.ListMember(list_id=item.id, contact_id=row.id))
+                await record(session, list_events(org_id, EventKind.LIST_ADDED, [row.id], item, owner_id))
             created.append(row.id)
     return created, False
 
@@ -427,6 +430,9 @@ async def reveal_address(
             fields = _clean({"email": email, "score": score, "verdict": verdict, "evidence": evidence})
             for key, value in fields.items():
                 setattr(row, key, value)
+        found = {"email": row.email, "verdict": verdict, "score": score, "insufficient_credits": not paid}
+        await record(session, [event(org_id, EventKind.SEARCH, contact_id=row.id, address=row.email,
+                                     detail=outcome_detail(found, None))])
     return (await _contacts(db, org_id, [contact_id]) or [None])[0], paid
 
 

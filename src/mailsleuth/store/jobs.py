@@ -20,7 +20,8 @@ from mailsleuth.store.accounts import ChargeResult, charge_in
 from mailsleuth.store.contacts import get_contact
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import NotFound
-from mailsleuth.store.records import CreditKind, JobStatus, Search, SearchOutcome, utcnow
+from mailsleuth.store.events import event, outcome_detail, record
+from mailsleuth.store.records import CreditKind, EventKind, JobStatus, Search, SearchOutcome, utcnow
 
 
 def _record(row: Any) -> Search:
@@ -190,6 +191,11 @@ async def complete_search(
             contact.score, contact.verdict, contact.searching = score, verdict, False
             if evidence is not None:
                 contact.evidence = evidence
+            found = {"email": contact.email, "verdict": verdict, "score": score, "insufficient_credits": withheld,
+                     "reason": (result or {}).get("reason")}
+            detail = outcome_detail(found, error)
+            await record(session, [event(org_id, EventKind.SEARCH, contact_id=contact.id, address=contact.email,
+                                         user_id=job.user_id, job_id=job.id, detail=detail)])
         _end(job, result=result, error=error, success=email is not None)
         await session.flush()
         search = _record(job)
@@ -207,8 +213,11 @@ async def finish_job(
     error: str | None = None,
     charge_kind: CreditKind | str | None = None,
     charge_reference: str | None = None,
+    verified: str | None = None,
 ) -> Search:
     """End a single job that fills no contact (e.g. an asynchronous verification) with its result.
+
+    `verified`: the address the job checked, whose contacts' histories then show the verification.
 
     With `charge_kind`, 1 credit of that kind is charged in the same transaction, once per
     `charge_reference` (default `job:<id>`); when the organisation cannot pay, the result is withheld
@@ -226,5 +235,10 @@ async def finish_job(
             if await charge_in(session, org_id, CreditKind(charge_kind), 1, reference) is ChargeResult.INSUFFICIENT:
                 result, error = {"insufficient_credits": True}, error or "insufficient credits"
         _end(job, result=result, error=error, success=result is not None and error is None)
+        if verified:
+            detail = outcome_detail(result, error)
+            detail.pop("email", None)
+            await record(session, [event(org_id, EventKind.VERIFICATION, address=verified, user_id=job.user_id,
+                                         job_id=job.id, detail=detail)])
         await session.flush()
         return _record(job)

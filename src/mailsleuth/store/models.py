@@ -219,6 +219,31 @@ class ListMember(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ContactEvent(Base):
+    """One line of a contact's history (migration 0005): a status or list change, a find, or a
+    verification of an address. Verifications belong to the address (`contact_id` NULL), so every
+    contact with that address shows them, also one made after the check."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        Index("ix_contact_events_contact", "contact_id", "created_at"),
+        Index("ix_contact_events_address", "org_id", "address", "created_at"),
+        CheckConstraint(
+            "kind IN ('status', 'list_added', 'list_removed', 'search', 'verification')", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(Id, _fk("organizations.id"))
+    contact_id: Mapped[int | None] = mapped_column(Id, _fk("contacts.id"))
+    address: Mapped[str | None] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(Id, _fk("users.id", "SET NULL"))  # who did it
+    job_id: Mapped[int | None] = mapped_column(Id)  # the search or bulk job; jobs stay as tombstones
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Job(Base):
     """A unit the user asked for: a single search now; massives and uploads (with job_rows) later."""
 

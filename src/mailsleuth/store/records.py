@@ -181,6 +181,32 @@ class ContactList:
     created_at: datetime
 
 
+class EventKind(StrEnum):
+    """What a line of a contact's history says happened."""
+
+    STATUS = "status"  # detail: from, to
+    LIST_ADDED = "list_added"  # detail: list_id, list (its name then)
+    LIST_REMOVED = "list_removed"  # detail: list_id, list, and reason "list deleted" when it was
+    SEARCH = "search"  # a find for the contact; detail: email, verdict, score, or error
+    VERIFICATION = "verification"  # a check of the contact's address; detail: verdict, score, reason, or error
+
+
+@dataclass(frozen=True)
+class ContactEvent:
+    """One line of a contact's history, with who did it (None: the system, or a deleted user)."""
+
+    id: int
+    kind: EventKind
+    contact_id: int | None
+    address: str | None
+    user_id: int | None
+    user_email: str | None
+    user_name: str | None
+    job_id: int | None
+    detail: dict[str, Any]
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class Search:
     """A job: one single search now, a bulk job (massive, upload) later."""

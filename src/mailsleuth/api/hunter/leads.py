@@ -250,9 +250,10 @@ async def _update(request: Request, principal: Principal, contact: Contact, body
     changes = await _changes(request, principal, body, contact)
     list_ids = await _list_ids(request, principal, body)
     if changes:
-        contact = await _stored(store.update_contact(db, principal.org_id, contact.id, **changes)) or contact
+        changed = store.update_contact(db, principal.org_id, contact.id, actor_id=principal.user_id, **changes)
+        contact = await _stored(changed) or contact
     for list_id in list_ids:
-        await store.add_to_list(db, principal.org_id, list_id, [contact.id])
+        await store.add_to_list(db, principal.org_id, list_id, [contact.id], actor_id=principal.user_id)
     return await store.get_contact(db, principal.org_id, contact.id) or contact
 
 
@@ -343,7 +344,7 @@ async def update_list(list_id: PathId, request: Request, principal: Caller) -> R
 
 async def delete_list(list_id: PathId, request: Request, principal: Caller) -> Response:
     await _list(request, principal, list_id)
-    await store.delete_list(services(request).db, principal.org_id, list_id)
+    await store.delete_list(services(request).db, principal.org_id, list_id, actor_id=principal.user_id)
     return Response(status_code=204)
 
 

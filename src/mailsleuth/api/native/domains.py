@@ -3,7 +3,8 @@
 The same service as VoilaNorbert's domain search (the website crawled when stale, new people added
 to the contacts at 1 search credit each), answered with the native contact shape plus what a user
 weighs an address by: its sources (pages, first and last seen), the domain's address convention
-with the evidence behind it, and whether the domain accepts every address (catch-all).
+with the evidence behind it, and whether the domain accepts every address (catch-all), from the
+stored check; `POST /v1/domains/{domain}/catch-all` runs that check when none is stored.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
@@ -19,9 +20,9 @@ from mailsleuth.api.bodies import OptionalText, body_doc, parse_body
 from mailsleuth.api.native.routes import contact_json
 from mailsleuth.api.params import BodyInt
 from mailsleuth.api.native.dialect import DEFAULT, DIALECT
-from mailsleuth.service import companies, crawling, intelligence
+from mailsleuth.service import catchall, companies, crawling, intelligence
 from mailsleuth.service.finding import Finding
-from mailsleuth.store import Principal, to_ms
+from mailsleuth.store import DomainState, Principal, to_ms
 
 router = DIALECT.router(prefix="/v1", tags=["native"])
 
@@ -46,7 +47,7 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
     page = await intelligence.domain_search(
         rt.db, principal.org_id, domain, body.page or 1, owner_id=principal.user_id, list_id=body.list_id
     )
-    state = await store.get_domain_state(rt.db, domain)
+    state = await catchall.known(rt, domain)
     results = []
     for contact, new in page.items:
         sources = await intelligence.sources_for(rt.db, contact.email) if contact.email else []
@@ -57,8 +58,9 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
         "crawl": {"crawled": to_ms(crawl.crawled_at), "pages": crawl.pages, "addresses": crawl.addresses,
                   "error": crawl.error},
         "convention": await _convention(Finding(rt.db, rt.settings, rt.verifier, principal.org_id), domain),
-        # the stored state when a check was saved, else what this process's verifier learned
-        "catch_all": state.catch_all if state and state.catch_all is not None else rt.verifier.cached_catch_all(domain),
+        # the stored check (null: not checked yet, POST /v1/domains/{domain}/catch-all runs it)
+        "catch_all": state.catch_all if state else None,
+        "catch_all_checked": to_ms(state.checked_at) if state else None,
         "page": page.page,
         "total": page.total,
         "has_next": page.has_next,
@@ -74,3 +76,29 @@ async def _convention(finding: Finding, domain: str) -> dict[str, Any]:
         "evidence": gathered.convention.evidence,
         "patterns": await intelligence.domain_patterns_all_evidence(finding, domain),
     }
+
+
+class CatchAll(BaseModel):
+    """A domain's stored catch-all check."""
+
+    domain: str
+    catch_all: bool | None = Field(
+        description="true: the mail server accepts every address, so no address there can be confirmed; "
+        "false: it refuses unknown ones; null: no server answered clearly, or the domain takes no mail")
+    checked: int = Field(description="when the check was made, in ms since the epoch")
+    mx_hosts: list[str]
+    route_status: str | None = Field(description="what DNS said: ok, null_mx, nxdomain, no_mail, servfail, timeout")
+
+
+def catch_all_json(state: DomainState) -> CatchAll:
+    return CatchAll(domain=state.domain, catch_all=state.catch_all, checked=to_ms(state.checked_at),
+                    mx_hosts=[str(host) for host in state.mx_hosts], route_status=state.route_status)
+
+
+@router.post("/domains/{domain}/catch-all", summary="Check whether a domain accepts every address",
+             response_model=CatchAll)
+async def check_catch_all(domain: str, request: Request, principal: Caller) -> CatchAll:
+    """The stored check while it is fresh, else a new one (one RCPT for an address nobody has, never
+    DATA), stored for every later domain search. Free: no credit is charged."""
+    rt = services(request).runtime
+    return catch_all_json(await catchall.check(rt, companies.domain_field(domain)))

@@ -92,7 +92,7 @@ async def rename_list(list_id: PathId, request: Request, principal: Caller) -> d
 
 @router.delete("/lists/{list_id}", summary="Delete a list (its contacts stay)", status_code=204)
 async def delete_list(list_id: PathId, request: Request, principal: Caller) -> Response:
-    if not await store.delete_list(services(request).db, principal.org_id, list_id):
+    if not await store.delete_list(services(request).db, principal.org_id, list_id, actor_id=principal.user_id):
         raise NotFound("No such list.")
     return Response(status_code=204)
 
@@ -102,7 +102,9 @@ async def delete_list(list_id: PathId, request: Request, principal: Caller) -> R
 async def add_contacts(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     """`ids`: the organisation's contact ids (others are ignored)."""
     body = await parse_body(request, MembersBody)
-    item = await store.add_to_list(services(request).db, principal.org_id, list_id, body.ids)
+    item = await store.add_to_list(
+        services(request).db, principal.org_id, list_id, body.ids, actor_id=principal.user_id
+    )
     if item is None:
         raise NotFound("No such list.")
     return list_json(item)
@@ -143,7 +145,9 @@ def _csv_line(cells: Any) -> str:
 async def change_contact(contact_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     """`status`: LEAD, CONTACTED, WON or LOST."""
     body = await parse_body(request, ContactChange)
-    contact = await store.update_contact(services(request).db, principal.org_id, contact_id, status=body.status)
+    contact = await store.update_contact(
+        services(request).db, principal.org_id, contact_id, actor_id=principal.user_id, status=body.status
+    )
     if contact is None:
         raise NotFound("No such contact.")
     return contact_json(contact)

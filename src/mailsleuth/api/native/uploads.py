@@ -49,7 +49,7 @@ def _list_id(fields: dict[str, Any]) -> int | None:
 @router.post("/jobs", summary="Start a bulk job from a CSV file")
 async def upload_job(request: Request, principal: Caller) -> dict[str, Any]:
     """Multipart: `file` (CSV, UTF-8), `kind` ("verify": the column named email, else the first
-    with an '@'; "find": `col_name` ("0" or "0,1" for first and last), `col_company` and/or
+    with an '@', every column kept in the result file; "find": `col_name` ("0" or "0,1" for first and last), `col_company` and/or
     `col_domain`, counting from 0, optional `list_id`), optional `webhook`. Answers the job."""
     fields = await read_upload_fields(request, files=("file",))
     try:
@@ -64,8 +64,9 @@ async def upload_job(request: Request, principal: Caller) -> dict[str, Any]:
         if kind is JobKind.VERIFY:
             addresses = uploads.read_addresses(spool, source="file")
             try:
-                job = await bulk.submit(rt, principal, kind, ({"email": a} for a in addresses.addresses()),
-                                        webhook=webhook, filename=_field(fields, "filename") or "upload.csv")
+                job = await bulk.submit(rt, principal, kind, addresses.inputs(), webhook=webhook,
+                                        filename=_field(fields, "filename") or "upload.csv",
+                                        columns=addresses.input_columns())
             finally:
                 addresses.close()
         else:

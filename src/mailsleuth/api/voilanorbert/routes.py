@@ -283,13 +283,13 @@ async def update_list(list_id: PathId, request: Request, principal: Caller) -> d
     if body.name is not None:
         item = await store.update_list(db, principal.org_id, list_id, name=body.name.strip()) or item
     if body.removed:
-        await store.delete_list(db, principal.org_id, list_id)
+        await store.delete_list(db, principal.org_id, list_id, actor_id=principal.user_id)
     return list_json(item)
 
 
 @route("DELETE", "/lists/{list_id}", summary="Remove a list")
 async def delete_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
-    if not await store.delete_list(services(request).db, principal.org_id, list_id):
+    if not await store.delete_list(services(request).db, principal.org_id, list_id, actor_id=principal.user_id):
         raise NotFound(_PAGE_NOT_FOUND)
     return {"result": "success"}
 
@@ -299,7 +299,9 @@ async def add_to_list(list_id: PathId, request: Request, principal: Caller) -> d
     """Takes the `GET /contacts/` filters, in the body or the query string (none: every contact)."""
     params = [*request.query_params.multi_items(), *_as_params(await read_fields(request))]
     filters = ContactFilters.from_params(params)
-    item = await store.add_matching_to_list(services(request).db, principal.org_id, list_id, filters)
+    item = await store.add_matching_to_list(
+        services(request).db, principal.org_id, list_id, filters, actor_id=principal.user_id
+    )
     if item is None:
         raise NotFound(_PAGE_NOT_FOUND)
     return list_json(item)

@@ -207,11 +207,6 @@ function codeList(items) {
   return el("ul", { class: "codes" }, ...items.map((item) => el("li", {}, el("code", {}, item))));
 }
 
-function codeList(items) {
-  if (!items || !items.length) return "—";
-  return el("ul", { class: "codes" }, ...items.map((item) => el("li", {}, el("code", {}, item))));
-}
-
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** An SVG element; sizes are attributes (the CSP allows no inline style). */
@@ -484,8 +479,11 @@ async function createList(event) {
   );
 }
 
-/** "Save to list" for one contact: a list choice and a button; `errorId` shows what went wrong. */
-function saveToList(contact, errorId, select = null) {
+/**
+ * "Save to list" for one contact: a list choice and a button; `errorId` shows what went wrong and
+ * `onSaved` runs after a save (the contact page refreshes its history).
+ */
+function saveToList(contact, errorId, select = null, onSaved = null) {
   const id = `save-${contact.id}-${Math.random().toString(36).slice(2, 8)}`;
   const choice = select || el("select", { id, "data-lists": "Choose a list" });
   const button = actionButton("Save to list", `Save ${contact.name || contact.email} to a list`, errorId, async () => {
@@ -493,6 +491,7 @@ function saveToList(contact, errorId, select = null) {
     const item = await api("POST", "/v1/lists/{id}/contacts", { params: { id: choice.value }, body: { ids: [contact.id] } });
     button.textContent = `Saved to ${item.name}`;
     await loadLists();
+    if (onSaved) await onSaved();
   });
   if (select) return button;
   const wrapper = el("div", { class: "inline" }, el("label", { for: id, class: "visually-hidden" }, "List"), choice, button);
@@ -679,6 +678,34 @@ function catchAllText(value) {
   return "not checked yet";
 }
 
+/**
+ * The domain's stored catch-all check with when it was made; without one, a button that runs the
+ * check (one RCPT for an address nobody has) and stores it for every later search.
+ */
+function catchAllFact(domain, value, checked) {
+  const shown = el("span", { class: "inline" });
+  const show = (catchAll, at, unclear) => {
+    if (catchAll === true || catchAll === false) {
+      shown.replaceChildren(catchAllText(catchAll), " ", el("span", { class: "muted small" }, `checked ${when(at)}`));
+      return;
+    }
+    const button = actionButton("Check now", `Check whether ${domain} accepts every address`, "domain-error", async () => {
+      shown.replaceChildren(el("span", { class: "muted" }, "asking the mail server…"));
+      try {
+        const check = await api("POST", "/v1/domains/{domain}/catch-all", { params: { domain } });
+        show(check.catch_all, check.checked, true);
+      } catch (error) {
+        show(null, null, false);
+        throw error;
+      }
+    });
+    const text = unclear ? "no clear answer from the mail server (greylisted, blocked or unreachable)" : catchAllText(null);
+    shown.replaceChildren(text, " ", button);
+  };
+  show(value, checked, false);
+  return shown;
+}
+
 function domainSummary(answer) {
   const company = answer.company || {};
   const convention = answer.convention;
@@ -701,7 +728,7 @@ function domainSummary(answer) {
     facts([
       ["Address convention", patterns],
       ["Evidence", `learned from ${convention.evidence} ${convention.evidence === 1 ? "address" : "addresses"}`],
-      ["Accepts every address", catchAllText(answer.catch_all)],
+      ["Accepts every address", catchAllFact(answer.domain, answer.catch_all, answer.catch_all_checked)],
       ["Website", company.url ? pageLink(company.url) : null],
       ["Website crawl", site],
     ]),
@@ -798,35 +825,38 @@ function loadContact(id) {
   return attempt("contact-error", async () => {
     if (!/^\d+$/.test(id || "")) throw new Error("No such contact.");
     await loadLists();
-    const contact = await api("GET", "/v1/contacts/{id}", { params: { id } });
+    const [contact, history] = await Promise.all([
+      api("GET", "/v1/contacts/{id}", { params: { id } }),
+      api("GET", "/v1/contacts/{id}/history", { params: { id } }),
+    ]);
     byId("contact-title").textContent = contact.name || contact.email || `Contact #${contact.id}`;
-    body.replaceChildren(...contactPage(contact));
+    body.replaceChildren(...contactPage(contact, history.results));
     fillListChoices();
   });
 }
 
-function contactPage(contact) {
+function contactPage(contact, events) {
   const statusId = "contact-status";
   const status = el("select", { id: statusId }, ...STATUSES.map((value) => el("option", { value }, value)));
   status.value = contact.status;
+  const evidence = contact.evidence || {};
+  const sources = evidence.sources || [];
+  const history = el("ol", { class: "history", "aria-label": "History, newest first" });
+  const showHistory = (items) => history.replaceChildren(...historyLines(contact, items, sources));
+  const refreshHistory = async () => {
+    const fresh = await api("GET", "/v1/contacts/{id}/history", { params: { id: contact.id } });
+    showHistory(fresh.results);
+  };
+  showHistory(events);
   status.addEventListener("change", () =>
     attempt("contact-error", async () => {
       const changed = await api("PATCH", "/v1/contacts/{id}", { params: { id: contact.id }, body: { status: status.value } });
       status.value = changed.status;
       saved.textContent = `Status saved: ${changed.status}`;
+      await refreshHistory();
     }),
   );
   const saved = el("span", { class: "muted small", role: "status" });
-  const evidence = contact.evidence || {};
-  const sources = evidence.sources || [];
-  const history = [
-    [contact.created, `Added (${contact.source || "unknown source"})`],
-    [contact.updated, "Last changed"],
-    ...sources.flatMap((source) => [
-      [Date.parse(source.extracted_on), `Seen on ${source.uri}`],
-      [Date.parse(source.last_seen_on), `Last seen on ${source.uri}`],
-    ]),
-  ].sort((a, b) => b[0] - a[0]);
   return [
     facts([
       ["Address", contact.email ? el("code", {}, contact.email) : missing(contact)],
@@ -836,14 +866,61 @@ function contactPage(contact) {
       ["Lists", contact.lists.length ? contact.lists.map(listName).join(", ") : "none"],
       ["Status", el("span", { class: "inline" }, el("label", { for: statusId, class: "visually-hidden" }, "Contact status"), status, saved)],
     ]),
-    el("div", { class: "answer-actions" }, saveToList(contact, "contact-error")),
+    el("div", { class: "answer-actions" }, saveToList(contact, "contact-error", null, refreshHistory)),
     el("h3", {}, "Evidence"),
     evidenceFacts(evidence.verification || evidence.verdict ? evidence : {}, contact),
     el("h3", {}, "Sources"),
     sourceList(sources),
     el("h3", {}, "History"),
-    el("ol", { class: "history" }, ...history.map(([at, what]) => el("li", {}, el("span", { class: "muted" }, when(at)), " ", what))),
+    history,
   ];
+}
+
+/** What a find or a verification concluded, in words. */
+function outcomeText(event) {
+  if (event.error) return `failed: ${event.error}`;
+  if (!event.verdict) return "no verdict";
+  return event.score === null || event.score === undefined ? event.verdict : `${event.verdict}, score ${event.score}`;
+}
+
+/** One recorded event as a sentence (every value from the API is text). */
+function eventText(event) {
+  switch (event.kind) {
+    case "status":
+      return `Status changed from ${event.status_from} to ${event.status_to}`;
+    case "list_added":
+      return `Added to the list “${event.list_name}”`;
+    case "list_removed":
+      return `Removed from the list “${event.list_name}”${event.reason ? ` (${event.reason})` : ""}`;
+    case "search":
+      return `Searched: ${event.address || "no address found"} (${outcomeText(event)})`;
+    case "verification":
+      return `Verified ${event.address}: ${outcomeText(event)}`;
+    default:
+      return event.kind;
+  }
+}
+
+/** The contact's history, newest first: recorded events, when it was added, and its address's sightings. */
+function historyLines(contact, events, sources) {
+  const lines = [
+    ...events.map((event) => {
+      const by = event.by ? ` — by ${event.by.name || event.by.email}` : "";
+      return [event.at, `${eventText(event)}${by}`];
+    }),
+    [contact.created, `Added to contacts (${contact.source || "unknown source"})`],
+    ...sources.flatMap((source) => [
+      [Date.parse(source.extracted_on), `Address first seen on ${source.uri}`],
+      [Date.parse(source.last_seen_on), `Address last seen on ${source.uri}`],
+    ]),
+  ];
+  return lines
+    .map((line, order) => [...line, order])
+    .sort((a, b) => b[0] - a[0] || a[2] - b[2])
+    .map(([at, what]) => {
+      const moment = Number.isFinite(at) ? el("time", { datetime: new Date(at).toISOString() }, when(at)) : "—";
+      return el("li", {}, moment, " ", what);
+    });
 }
 // --- bulk files: upload ------------------------------------------------------------------------
 
@@ -930,7 +1007,7 @@ function showKind() {
   byId("upload-columns").hidden = !finding || !chosen;
   const note = byId("upload-email-note");
   note.hidden = finding || !chosen;
-  note.textContent = "The addresses are read from the column named email (or address, mail), else from the first column holding an @.";
+  note.textContent = "The addresses are read from the column named email (or address, mail), else from the first column holding an @. The result file keeps every column of the file, then adds the verdicts.";
 }
 
 async function upload(event) {
