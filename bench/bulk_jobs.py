@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from sqlalchemy import func, select
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind, Tuning
@@ -80,7 +81,7 @@ async def _run_job(env: dict[str, str], url: str, kind: JobKind, rows: Iterator[
     settings = Settings(**{k.removeprefix("MAILSLEUTH_").lower(): v for k, v in env.items()}, database_url=url)
     db = Database(url)
     await db.migrate()
-    runtime = Runtime(settings, db, tuning=Tuning(reconcile_interval=1.0))
+    runtime = Runtime(settings, db, notices=DIALECTS.notices(), tuning=Tuning(reconcile_interval=1.0))
     runtime.start()
     try:
         who = await _principal(db)

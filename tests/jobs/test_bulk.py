@@ -43,10 +43,9 @@ async def test_verify_job_of_hundreds_of_rows_completes_with_correct_results(
     results = [result async for _, result in bulk.iter_results(runtime.db, principal.org_id, job.id)]
     assert [r["email"] for r in results[:150]] == [f"user{i}@bulkverify-a.test" for i in range(150)]
     for i, result in enumerate(results[:150]):
-        assert result["is_deliverable"] is (i % 3 == 0), result
-        assert result["is_bounce"] is (i % 3 != 0), result
-    assert all(r["is_risky"] and r["catch_all"] for r in results[150:250])
-    assert all(r["is_bounce"] for r in results[250:])
+        assert result["verdict"] == ("deliverable" if i % 3 == 0 else "undeliverable"), result
+    assert all(r["verdict"] == "risky" and r["catch_all"] for r in results[150:250])
+    assert all(r["verdict"] == "undeliverable" for r in results[250:])
     assert (done.treated, done.deliverables, done.risky, done.bounces) == (len(rows), 50, 100, len(rows) - 150)
 
     charges = await _ledger_charges(runtime.db, principal.org_id, CreditKind.VERIFY)
@@ -70,10 +69,11 @@ async def test_massive_finds_addresses_files_contacts_and_calls_the_webhook(
         job = await bulk.submit(
             runtime,
             principal,
-            JobKind.MASSIVE,
+            JobKind.FIND_FILE,
             rows,
             webhook=receiver.url,
             filename="people.csv",
+            new_list="people.csv",
             options={"result_file": "http://files.test/massives/download/{token}-result.csv"},
         )
         done = await ended(runtime.db, principal.org_id, job.id)
@@ -128,7 +128,7 @@ async def test_leadgenius_bulk_sends_one_webhook_per_match(
         {"first": "Fox", "middle": "", "last": "Mulder", "domain": "bulklg.test"},
     ]
     with WebhookReceiver() as receiver:
-        job = await bulk.submit(runtime, principal, JobKind.LG_BULK, rows, webhook=receiver.url)
+        job = await bulk.submit(runtime, principal, JobKind.FIND_BATCH, rows, webhook=receiver.url)
         await ended(runtime.db, principal.org_id, job.id)
         await eventually(lambda: _true(len(receiver.deliveries) == 2))
     bodies = sorted((d.json() for d in receiver.deliveries), key=lambda b: b["webhook_id"])
@@ -209,12 +209,12 @@ async def test_enrich_adds_what_the_store_knows_and_charges_the_enrich_balance(
         ]
     }
     jane, nobody = [result async for _, result in bulk.iter_results(runtime.db, principal.org_id, job.id)]
-    assert jane["is_deliverable"] and (jane["full_name"], jane["title"], jane["linkedin_id"]) == (
+    assert jane["verdict"] == "deliverable" and (jane["full_name"], jane["title"], jane["linkedin_id"]) == (
         "Jane Doe",
         "CTO",
         "janedoe",
     )
     assert jane["company_name"] == "Acme" and nobody["company_name"] == "Acme" and "title" not in nobody
-    assert nobody["is_bounce"] and (done.deliverables, done.bounces) == (1, 1)
+    assert nobody["verdict"] == "undeliverable" and (done.deliverables, done.bounces) == (1, 1)
     assert await store.balance(runtime.db, principal.org_id, CreditKind.ENRICH) == 998
     assert await store.balance(runtime.db, principal.org_id, CreditKind.VERIFY) == 1000
