@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mailsleuth import store
+from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import CreditKind, Database, JobStatus, Principal
 from mailsleuth.store import models as m
 from tests.api.receiver import WebhookReceiver
-from tests.jobs.conftest import ended, eventually
+from tests.jobs.conftest import TUNING, ended, eventually, make_runtime
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
 
@@ -218,3 +219,33 @@ async def test_enrich_adds_what_the_store_knows_and_charges_the_enrich_balance(
     assert nobody["verdict"] == "undeliverable" and (done.deliverables, done.bounces) == (1, 1)
     assert await store.balance(runtime.db, principal.org_id, CreditKind.ENRICH) == 998
     assert await store.balance(runtime.db, principal.org_id, CreditKind.VERIFY) == 1000
+
+
+async def test_a_process_without_webhook_shapes_leaves_the_job_for_one_that_has_them(
+    world_settings: Settings, db: Database, principal: Principal, mail_world: MailWorld
+) -> None:
+    mail_world.add_domain("noshape.test", behaviour=Behaviour(mailboxes={"amy"}))
+    shapeless = Runtime(world_settings, db, notices={}, webhook_interval=0.2, webhook_poll=0.05, tuning=TUNING)
+    shapeless.start()
+    try:
+        with WebhookReceiver() as receiver:
+            job = await bulk.submit(shapeless, principal, JobKind.VERIFY, [{"email": "amy@noshape.test"}], webhook=receiver.url)
+            await ended(db, principal.org_id, job.id)
+            assert not await bulk.notify_job(shapeless, job.id)
+            stored = await bulk.get_job(db, principal.org_id, job_id=job.id)
+            assert stored is not None and stored.notified_at is None and receiver.deliveries == []
+
+            shaped = make_runtime(world_settings, db)
+            try:
+                assert await bulk.notify_job(shaped, job.id)  # what its reconciler would do
+                shaped.start()
+                await eventually(lambda: _true(receiver.deliveries))
+            finally:
+                await shaped.close()
+    finally:
+        await shapeless.close()
+    [delivery] = receiver.deliveries
+    assert delivery.json() == {
+        "results": [{"email": "amy@noshape.test", "is_deliverable": True, "is_risky": False, "is_bounce": False,
+                     "error_msg": ""}]
+    }

@@ -171,7 +171,7 @@ def _decode_problem(spool: Spool) -> str:
     return not_utf8(*spool.first_invalid_utf8())
 
 
-# --- people to find -----------------------------------------------------------------------------
+# --- people to find ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,7 @@ class ContactEvent(Base):
 
 
 class Job(Base):
-    """A unit the user asked for: a single search now; massives and uploads (with job_rows) later."""
+    """A unit the user asked for: a single search, or a bulk job with its job_rows (finds, uploads)."""
 
     __tablename__ = "jobs"
     __table_args__ = (
