@@ -60,7 +60,8 @@ async def main(args: argparse.Namespace) -> None:
     for spec, kind, make in ((args.verify, JobKind.VERIFY, verify_rows), (args.massive, JobKind.FIND_FILE, massive_rows)):
         if spec:
             count, _, domain = spec.partition("@")
-            job = await bulk.submit(runtime, who, kind, make(int(count), domain))
+            new_list = "runner" if kind is JobKind.FIND_FILE else None  # found contacts go to a list, as uploads' do
+            job = await bulk.submit(runtime, who, kind, make(int(count), domain), new_list=new_list)
             print(kind.value, job.id, flush=True)
     print("ready", flush=True)
     await asyncio.Event().wait()

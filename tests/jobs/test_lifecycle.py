@@ -112,7 +112,9 @@ async def test_cancel_stops_for_good_and_delete_recursive_removes_list_and_conta
     assert after is not None and after.status is JobStatus.CANCELLED and after.treated < 120
     assert await bulk.resume_job(runtime.db, principal.org_id, slow.id) == after  # cancelled is final
 
-    massive = await bulk.submit(runtime, principal, JobKind.FIND_FILE, [{"name": "Amy Ross", "domain": "cancel.test"}])
+    massive = await bulk.submit(
+        runtime, principal, JobKind.FIND_FILE, [{"name": "Amy Ross", "domain": "cancel.test"}], new_list="Amy"
+    )
     done = await ended(runtime.db, principal.org_id, massive.id)
     assert done.list_id is not None and (await store.get_list(runtime.db, principal.org_id, done.list_id)).contacts == 1
     assert await bulk.delete_job(runtime.db, principal.org_id, massive.id, recursive=True)

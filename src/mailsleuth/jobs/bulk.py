@@ -121,7 +121,7 @@ async def submit(
     `options`: "smtp" (bool, default True: probe mail servers), "paid_verdicts" (the verdicts a find
     counts as found, default any address) and whatever the caller's webhook shape reads back (e.g. the
     result file's URL). Without `list_id`, `new_list` names a new list the found contacts are filed in
-    ("{id}" becomes the job's id; None: no list). Nothing is kept when storing fails half-way
+    (None: no list). Nothing is kept when storing fails half-way
     (no partial job). Raises PaymentRequired (the kind's balance is empty), ServiceError (no rows,
     unsafe webhook with field "webhook", unknown list with field "list_id", bad rerun/retention).
     """
@@ -156,7 +156,7 @@ async def submit(
         if quantity == 0:
             raise ServiceError("The file has no rows.", field="content")
         if new_list is not None and list_id is None:
-            made = await store.create_list(db, org_id, new_list.replace("{id}", str(job.id))[:300])
+            made = await store.create_list(db, org_id, new_list[:300])
             list_id = made.id
         job, first = await ledger.seal_job(db, job.id, quantity=quantity, list_id=list_id, window=tuning.window)
     except BaseException:
