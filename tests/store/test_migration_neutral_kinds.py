@@ -1,4 +1,4 @@
-"""Migration 0005 renames the stored bulk kinds and the bulk-find contact source, and back again,
+"""Migration 0006 renames the stored bulk kinds and the bulk-find contact source, and back again,
 on SQLite and (with MAILSLEUTH_TEST_POSTGRES_URL) PostgreSQL."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mailsleuth.store.db import alembic_config
 from tests import postgres
 from tests.postgres import BACKENDS
 
-BEFORE, AFTER = "0004", "0005_neutral_kinds"
+BEFORE, AFTER = "0005", "0006_neutral_kinds"
 OLD_KINDS = ["search", "massive", "lg_bulk", "verify", "enrich"]
 NEW_KINDS = ["search", "find_file", "find_batch", "verify", "enrich"]
 OLD_SOURCES = ["search", "massive", "import", "crawl"]

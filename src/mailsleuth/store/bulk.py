@@ -30,7 +30,7 @@ from mailsleuth.store.events import event, list_events, outcome_detail, record
 from mailsleuth.store.records import CreditKind, EventKind, JobStatus, RowStatus, utcnow
 
 BULK_KINDS = ("find_file", "find_batch", "verify", "enrich")
-"""The stored kinds of bulk jobs (`mailsleuth.jobs.bulk.JobKind`; renamed neutral by migration 0005)."""
+"""The stored kinds of bulk jobs (`mailsleuth.jobs.bulk.JobKind`; renamed neutral by migration 0006)."""
 CONTACT_SOURCE = "bulk"
 """The stored source of contacts a bulk find filed."""
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)

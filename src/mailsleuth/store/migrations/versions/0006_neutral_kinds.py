@@ -4,8 +4,8 @@ A data migration, no schema change: the stored kinds "massive" and "lg_bulk" (Vo
 LeadGenius's words) become "find_file" and "find_batch", and contacts a bulk find filed change their
 source from "massive" to "bulk". The dialects still show their own names on the wire.
 
-Revision ID: 0005_neutral_kinds
-Revises: 0004
+Revision ID: 0006_neutral_kinds
+Revises: 0005
 Create Date: 2026-12-01 16:30:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005_neutral_kinds'
-down_revision: str | None = '0004'
+revision: str = '0006_neutral_kinds'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
