@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from sqlalchemy import func, select
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind, Tuning
@@ -80,12 +81,12 @@ async def _run_job(env: dict[str, str], url: str, kind: JobKind, rows: Iterator[
     settings = Settings(**{k.removeprefix("MAILSLEUTH_").lower(): v for k, v in env.items()}, database_url=url)
     db = Database(url)
     await db.migrate()
-    runtime = Runtime(settings, db, tuning=Tuning(reconcile_interval=1.0))
+    runtime = Runtime(settings, db, notices=DIALECTS.notices(), tuning=Tuning(reconcile_interval=1.0))
     runtime.start()
     try:
         who = await _principal(db)
         started = time.perf_counter()
-        job = await bulk.submit(runtime, who, kind, rows)
+        job = await bulk.submit(runtime, who, kind, rows, new_list="bench" if kind is JobKind.FIND_FILE else None)
         stored = time.perf_counter() - started
         while True:
             current = await bulk.get_job(db, who.org_id, job_id=job.id)
@@ -217,7 +218,7 @@ def main() -> None:
             f"world: {args.domains} domains, reply latency {args.latency * 1000:.0f} ms, "
             "caps 2 connections x 20 recipients per host; SQLite + in-process queue"
         )
-        for kind, count in (("verify", args.verify_rows), ("massive", args.massive_rows)):
+        for kind, count in (("verify", args.verify_rows), ("find_file", args.massive_rows)):
             f = in_child(kind, args, env)
             print(
                 f"{kind:8} {count:>7} rows: {f['elapsed']:.1f} s ({count / f['elapsed']:.0f} rows/s; rows stored in "

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from sqlalchemy import func, select
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
@@ -78,7 +79,7 @@ async def run(args: argparse.Namespace, world_env: dict[str, str], workers: int,
         settings = Settings(**{k.removeprefix("MAILSLEUTH_").lower(): v for k, v in {**world_env, **values}.items()})
         db = Database(url)
         await db.migrate()
-        api = Runtime(settings, db)
+        api = Runtime(settings, db, notices=DIALECTS.notices())
         api.start()
         processes = [
             subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)

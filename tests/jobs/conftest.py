@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import Job, Tuning
@@ -67,7 +68,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 def make_runtime(settings: Settings, db: Database, tuning: Tuning = TUNING) -> Runtime:
-    return Runtime(settings, db, webhook_interval=0.2, webhook_poll=0.05, tuning=tuning)
+    return Runtime(settings, db, notices=DIALECTS.notices(), webhook_interval=0.2, webhook_poll=0.05, tuning=tuning)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind, Tuning
@@ -53,13 +54,14 @@ async def principal(db: Database) -> Principal:
 async def main(args: argparse.Namespace) -> None:
     db = Database(args.database_url)
     await db.migrate()
-    runtime = Runtime(Settings(), db, tuning=TUNING)
+    runtime = Runtime(Settings(), db, notices=DIALECTS.notices(), tuning=TUNING)
     runtime.start()
     who = await principal(db)
-    for spec, kind, make in ((args.verify, JobKind.VERIFY, verify_rows), (args.massive, JobKind.MASSIVE, massive_rows)):
+    for spec, kind, make in ((args.verify, JobKind.VERIFY, verify_rows), (args.massive, JobKind.FIND_FILE, massive_rows)):
         if spec:
             count, _, domain = spec.partition("@")
-            job = await bulk.submit(runtime, who, kind, make(int(count), domain))
+            new_list = "runner" if kind is JobKind.FIND_FILE else None  # found contacts go to a list, as uploads' do
+            job = await bulk.submit(runtime, who, kind, make(int(count), domain), new_list=new_list)
             print(kind.value, job.id, flush=True)
     print("ready", flush=True)
     await asyncio.Event().wait()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from mailsleuth import store
+from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import CreditKind, Database, JobStatus, Principal
 from mailsleuth.store import models as m
 from tests.api.receiver import WebhookReceiver
-from tests.jobs.conftest import ended, eventually
+from tests.jobs.conftest import TUNING, ended, eventually, make_runtime
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
 
@@ -43,10 +44,9 @@ async def test_verify_job_of_hundreds_of_rows_completes_with_correct_results(
     results = [result async for _, result in bulk.iter_results(runtime.db, principal.org_id, job.id)]
     assert [r["email"] for r in results[:150]] == [f"user{i}@bulkverify-a.test" for i in range(150)]
     for i, result in enumerate(results[:150]):
-        assert result["is_deliverable"] is (i % 3 == 0), result
-        assert result["is_bounce"] is (i % 3 != 0), result
-    assert all(r["is_risky"] and r["catch_all"] for r in results[150:250])
-    assert all(r["is_bounce"] for r in results[250:])
+        assert result["verdict"] == ("deliverable" if i % 3 == 0 else "undeliverable"), result
+    assert all(r["verdict"] == "risky" and r["catch_all"] for r in results[150:250])
+    assert all(r["verdict"] == "undeliverable" for r in results[250:])
     assert (done.treated, done.deliverables, done.risky, done.bounces) == (len(rows), 50, 100, len(rows) - 150)
 
     charges = await _ledger_charges(runtime.db, principal.org_id, CreditKind.VERIFY)
@@ -70,10 +70,11 @@ async def test_massive_finds_addresses_files_contacts_and_calls_the_webhook(
         job = await bulk.submit(
             runtime,
             principal,
-            JobKind.MASSIVE,
+            JobKind.FIND_FILE,
             rows,
             webhook=receiver.url,
             filename="people.csv",
+            new_list="people.csv",
             options={"result_file": "http://files.test/massives/download/{token}-result.csv"},
         )
         done = await ended(runtime.db, principal.org_id, job.id)
@@ -128,7 +129,7 @@ async def test_leadgenius_bulk_sends_one_webhook_per_match(
         {"first": "Fox", "middle": "", "last": "Mulder", "domain": "bulklg.test"},
     ]
     with WebhookReceiver() as receiver:
-        job = await bulk.submit(runtime, principal, JobKind.LG_BULK, rows, webhook=receiver.url)
+        job = await bulk.submit(runtime, principal, JobKind.FIND_BATCH, rows, webhook=receiver.url)
         await ended(runtime.db, principal.org_id, job.id)
         await eventually(lambda: _true(len(receiver.deliveries) == 2))
     bodies = sorted((d.json() for d in receiver.deliveries), key=lambda b: b["webhook_id"])
@@ -209,12 +210,42 @@ async def test_enrich_adds_what_the_store_knows_and_charges_the_enrich_balance(
         ]
     }
     jane, nobody = [result async for _, result in bulk.iter_results(runtime.db, principal.org_id, job.id)]
-    assert jane["is_deliverable"] and (jane["full_name"], jane["title"], jane["linkedin_id"]) == (
+    assert jane["verdict"] == "deliverable" and (jane["full_name"], jane["title"], jane["linkedin_id"]) == (
         "Jane Doe",
         "CTO",
         "janedoe",
     )
     assert jane["company_name"] == "Acme" and nobody["company_name"] == "Acme" and "title" not in nobody
-    assert nobody["is_bounce"] and (done.deliverables, done.bounces) == (1, 1)
+    assert nobody["verdict"] == "undeliverable" and (done.deliverables, done.bounces) == (1, 1)
     assert await store.balance(runtime.db, principal.org_id, CreditKind.ENRICH) == 998
     assert await store.balance(runtime.db, principal.org_id, CreditKind.VERIFY) == 1000
+
+
+async def test_a_process_without_webhook_shapes_leaves_the_job_for_one_that_has_them(
+    world_settings: Settings, db: Database, principal: Principal, mail_world: MailWorld
+) -> None:
+    mail_world.add_domain("noshape.test", behaviour=Behaviour(mailboxes={"amy"}))
+    shapeless = Runtime(world_settings, db, notices={}, webhook_interval=0.2, webhook_poll=0.05, tuning=TUNING)
+    shapeless.start()
+    try:
+        with WebhookReceiver() as receiver:
+            job = await bulk.submit(shapeless, principal, JobKind.VERIFY, [{"email": "amy@noshape.test"}], webhook=receiver.url)
+            await ended(db, principal.org_id, job.id)
+            assert not await bulk.notify_job(shapeless, job.id)
+            stored = await bulk.get_job(db, principal.org_id, job_id=job.id)
+            assert stored is not None and stored.notified_at is None and receiver.deliveries == []
+
+            shaped = make_runtime(world_settings, db)
+            try:
+                assert await bulk.notify_job(shaped, job.id)  # what its reconciler would do
+                shaped.start()
+                await eventually(lambda: _true(receiver.deliveries))
+            finally:
+                await shaped.close()
+    finally:
+        await shapeless.close()
+    [delivery] = receiver.deliveries
+    assert delivery.json() == {
+        "results": [{"email": "amy@noshape.test", "is_deliverable": True, "is_risky": False, "is_bounce": False,
+                     "error_msg": ""}]
+    }

@@ -60,7 +60,7 @@ def _half_done_verify_job(url: str) -> int:
                 ledger.RowOutcome(
                     claimed[0].position,
                     ledger.RowState.DONE,
-                    {"email": "a@x.test", "is_deliverable": True, "verdict": "deliverable"},
+                    {"email": "a@x.test", "verdict": "deliverable"},
                     verdict="deliverable",
                     success=True,
                     charge=True,
@@ -68,7 +68,7 @@ def _half_done_verify_job(url: str) -> int:
                 ledger.RowOutcome(
                     claimed[1].position,
                     ledger.RowState.DONE,
-                    {"email": "b@x.test", "is_bounce": True, "verdict": "undeliverable"},
+                    {"email": "b@x.test", "verdict": "undeliverable"},
                     verdict="undeliverable",
                     success=True,
                     charge=True,

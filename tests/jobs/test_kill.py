@@ -75,7 +75,7 @@ async def test_kill_9_mid_job_loses_and_repeats_nothing(
     env: dict[str, str], domain: str, database_url: str, db: Database
 ) -> None:
     first = Server(database_url, env, "--verify", f"{VERIFY_ROWS}@{domain}", "--massive", f"{MASSIVE_ROWS}@{domain}")
-    verify_id, massive_id = first.jobs["verify"], first.jobs["massive"]
+    verify_id, massive_id = first.jobs["verify"], first.jobs["find_file"]
     [org] = [o for o in await store.list_orgs(db) if o.name == "runner"]
 
     async def mid_job() -> bool:

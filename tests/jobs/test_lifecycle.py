@@ -112,7 +112,9 @@ async def test_cancel_stops_for_good_and_delete_recursive_removes_list_and_conta
     assert after is not None and after.status is JobStatus.CANCELLED and after.treated < 120
     assert await bulk.resume_job(runtime.db, principal.org_id, slow.id) == after  # cancelled is final
 
-    massive = await bulk.submit(runtime, principal, JobKind.MASSIVE, [{"name": "Amy Ross", "domain": "cancel.test"}])
+    massive = await bulk.submit(
+        runtime, principal, JobKind.FIND_FILE, [{"name": "Amy Ross", "domain": "cancel.test"}], new_list="Amy"
+    )
     done = await ended(runtime.db, principal.org_id, massive.id)
     assert done.list_id is not None and (await store.get_list(runtime.db, principal.org_id, done.list_id)).contacts == 1
     assert await bulk.delete_job(runtime.db, principal.org_id, massive.id, recursive=True)
@@ -209,7 +211,7 @@ async def test_reruns_run_again_on_schedule_without_charging_again(
         {"name": "Zed Nobody", "domain": "rerun.test"},
     ]
     with WebhookReceiver() as receiver:
-        job = await bulk.submit(runtime, principal, JobKind.MASSIVE, rows, webhook=receiver.url, rerun_frequency=24)
+        job = await bulk.submit(runtime, principal, JobKind.FIND_FILE, rows, webhook=receiver.url, rerun_frequency=24)
         first = await ended(runtime.db, principal.org_id, job.id)
         assert first.rerun_lasttime is None and first.success == 2
         used = await _charges(runtime.db, principal.org_id)

@@ -14,12 +14,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import Database
 from mailsleuth.store import models as m
+from tests.api.receiver import WebhookReceiver
 from tests.jobs.conftest import TUNING, ended, eventually, fresh_domain, make_principal
 from tests.mailworld.smtp_server import Behaviour
 from tests.mailworld.world import MailWorld
@@ -42,7 +44,7 @@ async def test_workers_run_slices_from_redis_and_a_killed_worker_loses_nothing(
     settings: Settings = mail_world.settings(**values)
     env = {**os.environ, **mail_world.env(**values), "PYTHONPATH": str(ROOT / "src")}
     db = Database(database_url)
-    api = Runtime(settings, db, tuning=TUNING)  # the API process: announces slices, runs none
+    api = Runtime(settings, db, notices=DIALECTS.notices(), tuning=TUNING)  # the API process: announces slices, runs none
     api.start()
     workers = [_worker(env) for _ in range(WORKERS)]  # they race for the reconciler's lease on start
     try:
@@ -85,3 +87,59 @@ async def test_workers_run_slices_from_redis_and_a_killed_worker_loses_nothing(
     assert charges == entries == ROWS
     assert (await store.balances(db, who.org_id))[store.CreditKind.VERIFY].used == ROWS
     await db.dispose()
+
+
+async def test_a_job_a_worker_ends_is_announced_in_its_dialects_shape(
+    redis_url: str, database_url: str, mail_world: MailWorld
+) -> None:
+    """The process that submits here has no webhook shapes and never starts its runtime (no
+    reconciler, no sender): only `mailsleuth worker` can shape and send the LeadGenius matches."""
+    domain = fresh_domain("workerhook")
+    mail_world.add_domain(domain, behaviour=Behaviour(mailboxes={"chris.george", "dana.scully"}))
+    values = {"broker_url": redis_url, "database_url": database_url, "redis_url": redis_url}
+    settings: Settings = mail_world.settings(**values)
+    env = {**os.environ, **mail_world.env(**values), "PYTHONPATH": str(ROOT / "src")}
+    db = Database(database_url)
+    api = Runtime(settings, db, notices={}, tuning=TUNING)
+    await api.queue.start()
+    worker = subprocess.Popen([sys.executable, "-m", "mailsleuth", "worker"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    rows = [
+        {"first": "Chris", "middle": "", "last": "George", "domain": domain, "sub": "7"},
+        {"first": "Dana", "middle": "K", "last": "Scully", "domain": domain},
+        {"first": "Fox", "middle": "", "last": "Mulder", "domain": domain},
+    ]
+    try:
+        with WebhookReceiver() as receiver:
+            who = await make_principal(db, "workerhook-org")
+            job = await bulk.submit(api, who, JobKind.FIND_BATCH, rows, webhook=receiver.url)
+            await ended(db, who.org_id, job.id, timeout=120)
+
+            async def both_sent() -> bool:
+                return len(receiver.deliveries) == 2
+
+            await eventually(both_sent, timeout=60)
+        worker.terminate()
+        exit_code = worker.wait(30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        await api.close()
+        await db.dispose()
+    assert exit_code == 0
+    bodies = sorted((delivery.json() for delivery in receiver.deliveries), key=lambda body: body["webhook_id"])
+    assert bodies == [
+        {
+            "status": 200,
+            "webhook_id": f"{job.id};2;dana.scully@{domain}",
+            "result": {"bulk_id": job.id, "domain": domain, "first": "Dana", "jobid": 2, "last": "Scully",
+                       "middle": "K", "email": f"dana.scully@{domain}"},
+        },
+        {
+            "status": 200,
+            "webhook_id": f"{job.id};7;chris.george@{domain}",
+            "result": {"bulk_id": job.id, "domain": domain, "first": "Chris", "jobid": "7", "last": "George",
+                       "middle": "", "email": f"chris.george@{domain}"},
+        },
+    ]
+    keys = sorted(delivery.headers["X-Mailsleuth-Idempotency-Key"] for delivery in receiver.deliveries)
+    assert keys == [f"job:{job.id}:row:0:0", f"job:{job.id}:row:1:0"]

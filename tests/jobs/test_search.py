@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailsleuth import store
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.config import Settings
 from mailsleuth.service import search, verification
 from mailsleuth.jobs.runtime import Runtime
@@ -19,7 +20,7 @@ async def runtime(tmp_path: Path, world_settings: Settings) -> AsyncIterator[Run
     settings = world_settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"})
     db = store.Database.from_settings(settings)
     await db.migrate()
-    rt = Runtime(settings, db)
+    rt = Runtime(settings, db, notices=DIALECTS.notices())
     yield rt
     await rt.close()
     await db.dispose()

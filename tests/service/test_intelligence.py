@@ -8,6 +8,7 @@ know each company's real mailboxes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -199,16 +200,20 @@ async def test_domain_search_pages_known_and_web_people_with_scores(
     assert first.total == 5 and first.has_next and first.credits_available  # dan + 4 staff (not the one who left)
     second = await intelligence.domain_search(db, org, "widgets.test", 2, per_page=3)
     assert second.total == 5 and not second.has_next and len(second.items) == 2
-    everyone = {c.email: (c, new) for c, new in first.items + second.items}
+    everyone = {c.email: c for c in first.items + second.items}
     assert set(everyone) == {f"{local}@widgets.test" for local in STAFF} | {"dlee@widgets.test"}
-    assert not everyone["dlee@widgets.test"][1] and everyone["jdoe@widgets.test"][1]  # is_new
-    jane = everyone["jdoe@widgets.test"][0]
+    revealed = {c.email for c in everyone.values() if c.id in first.revealed}
+    assert revealed == {f"{local}@widgets.test" for local in STAFF} and not second.revealed  # page 1 revealed them all
+    assert not second.revealed_within(everyone["dlee@widgets.test"], timedelta(hours=1))
+    assert second.revealed_within(everyone["jdoe@widgets.test"], timedelta(hours=1))  # revealed just before
+    assert not second.revealed_within(everyone["jdoe@widgets.test"], timedelta(0))
+    jane = everyone["jdoe@widgets.test"]
     assert (jane.name, jane.score, jane.source) == ("Jane Doe", 100, "crawl")
     assert jane.company is not None and jane.company.name == "Widgets Inc"
     assert await store.balance(db, org, CreditKind.SEARCH) == 6  # 4 new contacts, charged once
 
     catchy = await intelligence.domain_search(db, org, "catchy.test")
-    assert [(c.email, c.score) for c, _ in catchy.items] == [("carl.catch@catchy.test", 5)]  # catch-all: unverifiable
+    assert [(c.email, c.score) for c in catchy.items] == [("carl.catch@catchy.test", 5)]  # catch-all: unverifiable
 
     broke = await _org(db, credits=0)
     with pytest.raises(PaymentRequired):

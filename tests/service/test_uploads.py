@@ -13,8 +13,8 @@ from mailsleuth.config import Settings
 from mailsleuth.engine.egress import Egress
 from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
 from mailsleuth.service.uploads import (
-    MassiveColumns,
-    MassiveFile,
+    PeopleColumns,
+    PeopleFile,
     Spool,
     UploadTooLarge,
     fetch_upload,
@@ -22,16 +22,16 @@ from mailsleuth.service.uploads import (
     looks_like_header,
     parse_columns,
     read_addresses,
-    read_massive,
+    read_people,
 )
 
 # --- columns -------------------------------------------------------------------------------------
 
 
 def test_columns_one_or_several_name_indexes() -> None:
-    assert parse_columns("0,1", "3") == MassiveColumns((0, 1), company=3)
-    assert parse_columns(" 2 ", None, "1") == MassiveColumns((2,), domain=1)
-    assert parse_columns(0, 2, 1) == MassiveColumns((0,), company=2, domain=1)
+    assert parse_columns("0,1", "3") == PeopleColumns((0, 1), company=3)
+    assert parse_columns(" 2 ", None, "1") == PeopleColumns((2,), domain=1)
+    assert parse_columns(0, 2, 1) == PeopleColumns((0,), company=2, domain=1)
 
 
 @pytest.mark.parametrize(
@@ -56,14 +56,14 @@ def test_columns_errors(args: tuple[Any, ...], expected: dict[str, list[str]]) -
 SPEC_CONTENT = "Ned,Stark,voilanorbert.com,VoilaNorbert\nArya,Stark,voilanorbert.com,VoilaNorbert"
 
 
-SPEC_COLUMNS = MassiveColumns((0, 1), company=3, domain=2)
+SPEC_COLUMNS = PeopleColumns((0, 1), company=3, domain=2)
 
 
-def massive(content: str | bytes, columns: MassiveColumns = SPEC_COLUMNS) -> MassiveFile:
-    return read_massive(Spool.of(content), columns)
+def massive(content: str | bytes, columns: PeopleColumns = SPEC_COLUMNS) -> PeopleFile:
+    return read_people(Spool.of(content), columns)
 
 
-def problems(content: str | bytes, columns: MassiveColumns = SPEC_COLUMNS) -> dict[str, list[str]]:
+def problems(content: str | bytes, columns: PeopleColumns = SPEC_COLUMNS) -> dict[str, list[str]]:
     with pytest.raises(FieldErrors) as caught:
         massive(content, columns)
     return caught.value.fields
@@ -99,7 +99,7 @@ def test_header_is_detected_and_skipped() -> None:
 
 def test_input_columns_keep_the_callers_titles_without_shadowing_the_engine_fields() -> None:
     content = "name,surname,domain,email,name\nNed,Stark,stark.test,old@x.test,N\n"
-    parsed = massive(content, MassiveColumns((0, 1), domain=2))
+    parsed = massive(content, PeopleColumns((0, 1), domain=2))
     assert parsed.input_columns() == ["name", "surname", "domain", "email", "name"]
     assert list(parsed.inputs()) == [
         {"cell:0": "Ned", "cell:1": "Stark", "cell:2": "stark.test", "cell:3": "old@x.test", "cell:4": "N",
@@ -108,13 +108,13 @@ def test_input_columns_keep_the_callers_titles_without_shadowing_the_engine_fiel
 
 
 def test_header_detected_by_a_domain_without_dot() -> None:
-    assert looks_like_header(["who", "where"], MassiveColumns((0,), domain=1))
-    assert not looks_like_header(["Ned Stark", "stark.test"], MassiveColumns((0,), domain=1))
-    assert not looks_like_header(["Ned Stark", "Stark Inc"], MassiveColumns((0,), company=1))
+    assert looks_like_header(["who", "where"], PeopleColumns((0,), domain=1))
+    assert not looks_like_header(["Ned Stark", "stark.test"], PeopleColumns((0,), domain=1))
+    assert not looks_like_header(["Ned Stark", "Stark Inc"], PeopleColumns((0,), company=1))
 
 
 def test_quoted_cells_and_company_only() -> None:
-    parsed = massive('"Stark, Ned",Winterfell\n"O\'Brien, Pat","Acme, Inc."\n', MassiveColumns((0,), company=1))
+    parsed = massive('"Stark, Ned",Winterfell\n"O\'Brien, Pat","Acme, Inc."\n', PeopleColumns((0,), company=1))
     assert [(r.name, r.company, r.domain) for r in parsed.rows()] == [
         ("Stark, Ned", "Winterfell", None),
         ("O'Brien, Pat", "Acme, Inc.", None),
@@ -129,7 +129,7 @@ def test_ragged_rows_are_refused_with_line_numbers() -> None:
 
 
 def test_index_out_of_range_names_the_field() -> None:
-    fields = problems(SPEC_CONTENT, MassiveColumns((0, 7), domain=9))
+    fields = problems(SPEC_CONTENT, PeopleColumns((0, 7), domain=9))
     assert fields == {
         "col_name": ["Column 7 does not exist: the rows have 4 columns (counting from 0)."],
         "col_domain": ["Column 9 does not exist: the rows have 4 columns (counting from 0)."],

@@ -105,7 +105,7 @@ async def people(db: Database, acme: Tenant, rival: Tenant) -> dict[str, int]:
         "sergey": dict(name="Sergey Brin", domain="google.com", company_name="Googol", email="sergey@google.com",
                        status="CONTACTED", score=80),
         "larry_e": dict(name="Larry Ellison", domain="oracle.com", company_name="Oracle", status="LEAD",
-                        source="massive"),
+                        source="bulk"),
         "under": dict(name="Under_Score 100%", domain="odd.test", email="u@odd.test", status="LOST", score=5),
     }
     ids = {key: (await store.create_contact(db, acme.org_id, owner_id=acme.user_id, **fields)).id

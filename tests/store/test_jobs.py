@@ -100,7 +100,7 @@ async def test_unfinished_searches_are_listed_for_a_restart(db: Database) -> Non
     await store.start_search(db, org_id, running.id)
     done = await store.create_search(db, org_id)
     await store.complete_search(db, org_id, done.id, email=None)
-    await store.create_search(db, org_id, kind="massive", quantity=10)
+    await store.create_search(db, org_id, kind="find_file", quantity=10)
     assert [s.id for s in await store.unfinished_searches(db)] == [queued.id, running.id]
 
 

@@ -50,7 +50,12 @@ def create_app(
         if migrate:
             await db.migrate()
         runtime = Runtime(
-            settings, db, verifier=verifier, webhook_interval=webhook_interval, webhook_poll=webhook_poll
+            settings,
+            db,
+            notices=DIALECTS.notices(),
+            verifier=verifier,
+            webhook_interval=webhook_interval,
+            webhook_poll=webhook_poll,
         )
         app.state.services = Services(runtime, RateLimiter(storage_uri(settings.redis_url), settings.rate_limits))
         runtime.start()

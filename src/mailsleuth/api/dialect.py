@@ -1,5 +1,6 @@
 """What makes a vendor's API a dialect, in one object: its paths, where its key travels, how its
-errors look, its rate-limit headers, its webhook payloads and its routers.
+errors look, its rate-limit headers, its webhook payloads (single searches and ended bulk jobs) and
+its routers.
 
 Each folder under `mailsleuth.api` (one per dialect) builds one `Dialect` and creates its routers
 with `Dialect.router()`; `mailsleuth.api.dialects` lists the dialects once and the app mounts them.
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailsleuth.api.errors import field_errors
 from mailsleuth.api.ratelimit import RateDecision
+from mailsleuth.jobs.notices import NoticeBuilder
 from mailsleuth.service.errors import FieldErrors, ServiceError
 from mailsleuth.store import Contact, InvalidFilter, Search
 
@@ -94,6 +96,8 @@ class Dialect:
     reset: ResetFormat = reset_epoch_seconds
     search_webhook: SearchWebhook | None = None
     """How a finished single search is POSTed to the caller's webhook (None: this dialect sends none)."""
+    notices: dict[str, NoticeBuilder] = field(default_factory=dict)
+    """How an ended bulk job of a kind is POSTed to its webhook, for the kinds whose shape is this dialect's."""
     routers: list[APIRouter] = field(default_factory=list)
     key_scheme: KeyScheme = field(default_factory=lambda: header_key("Authorization", "`Bearer KEY`"))
     """Where the key travels, as /openapi.json declares it (Swagger UI's *Authorize* button)."""
@@ -108,6 +112,15 @@ class Dialect:
         """Decorator naming this dialect's search webhook payload."""
         self.search_webhook = payload
         return payload
+
+    def notice(self, kind: str) -> Callable[[NoticeBuilder], NoticeBuilder]:
+        """Decorator naming this dialect's webhook bodies for ended bulk jobs of `kind`."""
+
+        def register(build: NoticeBuilder) -> NoticeBuilder:
+            self.notices[kind] = build
+            return build
+
+        return register
 
     def handle(self, exc: Exception) -> Response:
         """This dialect's answer to one of the `HANDLED` exceptions."""

@@ -1,8 +1,9 @@
 """The one list of dialects the app speaks, and what the app does with it.
 
 Adding a dialect is adding its folder and one line to `DIALECTS`. Each folder's `DIALECT` brings its
-routers, its error rendering, where its key travels and its search webhook shape (see
-`mailsleuth.api.dialect`).
+routers, its error rendering, where its key travels and its webhook shapes (see
+`mailsleuth.api.dialect`). Every process that runs bulk jobs (the app's and `mailsleuth worker`)
+builds its runtime with `DIALECTS.notices()`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 
 from mailsleuth.api import hunter, kaspr, leadgenius, native, reacher, voilanorbert
 from mailsleuth.api.dialect import HANDLED, Dialect, route_dialect
+from mailsleuth.jobs.notices import NoticeBuilder, Notices
 from mailsleuth.service import search
 
 
@@ -45,6 +47,16 @@ class Dialects:
     async def handle(self, request: Request, exc: Exception) -> Response:
         """The app-level fallback: errors outside any dialect's route (unknown paths, 405)."""
         return self.for_request(request).handle(exc)
+
+    def notices(self) -> Notices:
+        """The webhook builders of ended bulk jobs, by job kind, from every dialect (one per kind)."""
+        builders: dict[str, NoticeBuilder] = {}
+        for dialect in self._all:
+            for kind, build in dialect.notices.items():
+                if kind in builders:
+                    raise ValueError(f"two dialects shape the webhooks of {kind} jobs")
+                builders[kind] = build
+        return builders
 
     def mount(self, app: FastAPI) -> None:
         """Include every dialect's routers (in registration order), its webhook shape, and the

@@ -139,6 +139,7 @@ def download(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Write the input columns plus the result columns as CSV (cells neutralised for spreadsheets)."""
+    from mailsleuth.api.resultfiles import result_cells, result_columns
 
     async def work(db: Database) -> int:
         job = await _job(db, job_id)
@@ -147,9 +148,9 @@ def download(
         rows = 0
         with output.open("w", encoding="utf-8", newline="") as stream:
             writer = SafeWriter(stream)
-            writer.writerow(bulk.result_columns(job))
+            writer.writerow(result_columns(job))
             async for row_input, result in bulk.iter_results(db, job.org_id, job.id):
-                writer.writerow(bulk.result_cells(job, row_input, result))
+                writer.writerow(result_cells(job, row_input, result))
                 rows += 1
         return rows
 
@@ -178,14 +179,16 @@ def worker(
 
 async def _work(settings: Settings) -> None:
     """Run until the queue fails or SIGTERM (systemd, compose) asks for a clean stop: the runtime's
-    close hands the unfinished slices back to the ledger for the other workers."""
+    close hands the unfinished slices back to the ledger for the other workers. The runtime gets the
+    dialects' webhook shapes, since a worker ends jobs (and so announces them) as often as the server."""
+    from mailsleuth.api.dialects import DIALECTS
     from mailsleuth.jobs.runtime import Runtime
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     db = Database.from_settings(settings)
     await db.migrate()
-    runtime = Runtime(settings, db)
+    runtime = Runtime(settings, db, notices=DIALECTS.notices())
     runtime.start()
     work = asyncio.create_task(runtime.queue.work(), name="worker")
     stopping = asyncio.create_task(stop.wait(), name="sigterm")

@@ -1,4 +1,4 @@
-"""Bulk jobs: massives, LeadGenius bulks, verifier and enrich uploads, with the database as the ledger.
+"""Bulk jobs: finds over a file or a batch of names, verify and enrich uploads, with the database as the ledger.
 
 A job's rows are stored first (in batches), then its slices (~500 rows each) are announced on the
 queue (`mailsleuth.jobs.queue`), a few at a time. A slice run claims rows with a lease, does the
@@ -6,19 +6,18 @@ network work outside any transaction, and completes each batch in ONE write: row
 credits (idempotent references) and contacts. A row already done is never counted or charged twice,
 so a re-sent slice, a killed worker or a duplicate message changes nothing. Greylisted rows go back
 to the ledger with `next_attempt_at`; nothing sleeps on them. When the last slice ends, the job ends
-and its webhooks are written to the outbox (`notify`), which the reconciler re-checks after a crash.
+and its webhooks, in the shapes the API layer gives the runtime (`mailsleuth.jobs.notices`), are
+written to the outbox (`notify_job`), which the reconciler re-checks after a crash.
 
 Rows arrive validated by the HTTP layer, as mappings with these fields (other keys are kept as is and
 returned by `iter_results`, e.g. the original CSV cells named in `columns`):
-    massive, lg_bulk: "name" (full name) or "first"/"middle"/"last"; "domain" and/or "company";
-                      lg_bulk may give "sub" (the sub-job id in LeadGenius webhook ids; default row + 1)
-    verify, enrich:   "email"
+    find_file, find_batch: "name" (full name) or "first"/"middle"/"last"; "domain" and/or "company"
+    verify, enrich:        "email"
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
@@ -33,10 +32,10 @@ from mailsleuth.service import intelligence
 
 from mailsleuth import store
 from mailsleuth.jobs import webhooks
+from mailsleuth.jobs.notices import Notice
 from mailsleuth.service.errors import PaymentRequired, ServiceError
 from mailsleuth.service.finding import Finding
 from mailsleuth.service.search import person, webhook_url
-from mailsleuth.service.uploads import cell_key
 from mailsleuth.engine.results import Verdict, VerifyResult
 from mailsleuth.store import CreditKind, Database, JobStatus, Principal
 from mailsleuth.store import bulk as ledger
@@ -59,8 +58,6 @@ __all__ = [
     "list_jobs",
     "pause_job",
     "result_available",
-    "result_cells",
-    "result_columns",
     "resume_job",
     "set_rerun",
     "submit",
@@ -68,29 +65,20 @@ __all__ = [
 
 
 class JobKind(StrEnum):
-    MASSIVE = "massive"  # VoilaNorbert massive: find, contacts in the job's list
-    LG_BULK = "lg_bulk"  # LeadGenius bulk: find, one webhook per match
-    VERIFY = "verify"  # VoilaNorbert verifier upload
-    ENRICH = "enrich"  # VoilaNorbert enrich upload
+    """What a bulk job does; the values are stored (`mailsleuth.store.bulk.BULK_KINDS`)."""
+
+    FIND_FILE = "find_file"  # finds over an uploaded file of people; found contacts filed in a list
+    FIND_BATCH = "find_batch"  # finds over a submitted batch of names; announced one match at a time
+    VERIFY = "verify"  # verify a list of addresses
+    ENRICH = "enrich"  # verify a list of addresses and add what is known about each
 
 
-FINDING = frozenset({JobKind.MASSIVE, JobKind.LG_BULK})
+FINDING = frozenset({JobKind.FIND_FILE, JobKind.FIND_BATCH})
 CREDITS: Mapping[JobKind, CreditKind] = {
-    JobKind.MASSIVE: CreditKind.SEARCH,
-    JobKind.LG_BULK: CreditKind.SEARCH,
+    JobKind.FIND_FILE: CreditKind.SEARCH,
+    JobKind.FIND_BATCH: CreditKind.SEARCH,
     JobKind.VERIFY: CreditKind.VERIFY,
     JobKind.ENRICH: CreditKind.ENRICH,
-}
-# The result columns of the CSV download, after the input columns.
-_FOUND_COLUMNS = ("email", "score", "status", "verdict", "pattern", "error")
-_VERIFIER_COLUMNS = ("email", "is_deliverable", "is_risky", "is_bounce", "error_msg", "verdict", "score")
-RESULT_COLUMNS: Mapping[JobKind, tuple[str, ...]] = {
-    JobKind.MASSIVE: _FOUND_COLUMNS,
-    JobKind.LG_BULK: _FOUND_COLUMNS,
-    JobKind.VERIFY: _VERIFIER_COLUMNS + ("catch_all", "reason", "smtp_code", "enhanced_status", "mx_hosts"),
-    JobKind.ENRICH: _VERIFIER_COLUMNS
-    + ("first_name", "last_name", "full_name", "title", "linkedin_id", "phone", "location")
-    + ("company_name", "company_domain", "company_description", "company_url"),
 }
 INSERT_BATCH = 1000
 COMPLETION_WAIT = 0.05  # seconds a slice run waits to complete more finished rows in one transaction
@@ -123,15 +111,17 @@ async def submit(
     webhook: str | None = None,
     filename: str | None = None,
     list_id: int | None = None,
+    new_list: str | None = None,
     rerun_frequency: int | None = None,
     retention_hours: int | None = None,
     columns: Sequence[str] | None = None,
 ) -> Job:
     """Store every row, then announce the first slices; returns the queued job.
 
-    `options`: "smtp" (bool, default True: probe mail servers) and "result_file" (the URL announced
-    by the VoilaNorbert completion webhook; "{id}" and "{token}" are filled in). A massive without
-    `list_id` gets a new list named after `filename`. Nothing is kept when storing fails half-way
+    `options`: "smtp" (bool, default True: probe mail servers), "paid_verdicts" (the verdicts a find
+    counts as found, default any address) and whatever the caller's webhook shape reads back (e.g. the
+    result file's URL). Without `list_id`, `new_list` names a new list the found contacts are filed in
+    (None: no list). Nothing is kept when storing fails half-way
     (no partial job). Raises PaymentRequired (the kind's balance is empty), ServiceError (no rows,
     unsafe webhook with field "webhook", unknown list with field "list_id", bad rerun/retention).
     """
@@ -165,8 +155,8 @@ async def submit(
         quantity = await _store_rows(db, job.id, kind, rows)
         if quantity == 0:
             raise ServiceError("The file has no rows.", field="content")
-        if kind is JobKind.MASSIVE and list_id is None:
-            made = await store.create_list(db, org_id, (filename or f"Massive {job.id}")[:300])
+        if new_list is not None and list_id is None:
+            made = await store.create_list(db, org_id, new_list[:300])
             list_id = made.id
         job, first = await ledger.seal_job(db, job.id, quantity=quantity, list_id=list_id, window=tuning.window)
     except BaseException:
@@ -234,27 +224,11 @@ def result_available(job: Job, now: datetime | None = None) -> bool:
     return job.retention_until is None or (now or store.utcnow()) < job.retention_until
 
 
-def result_columns(job: Job) -> list[str]:
-    """The CSV header: the input columns (a massive's titles exactly as the caller gave them), then
-    the result columns of the job's kind that no input column is named after."""
-    inputs = list(job.columns) if job.columns else list(_default_inputs(JobKind(job.kind)))
-    return inputs + [c for c in RESULT_COLUMNS[JobKind(job.kind)] if c not in inputs]
-
-
-def result_cells(job: Job, row_input: Mapping[str, Any], result: Mapping[str, Any]) -> list[object]:
-    """One CSV line matching `result_columns` (neutralise it with csvfiles.SafeWriter): an input
-    column shows its cell (a massive's by position, `cell_key`), unless the result has that column."""
-    given = len(job.columns or ())
-    cells: list[object] = []
-    for index, column in enumerate(result_columns(job)):
-        key = cell_key(index) if index < given and cell_key(index) in row_input else column
-        value = row_input.get(key) if key in row_input and column not in result else result.get(column)
-        cells.append("" if value is None else ",".join(map(str, value)) if isinstance(value, list) else value)
-    return cells
-
-
-def _default_inputs(kind: JobKind) -> tuple[str, ...]:
-    return ("name", "domain", "company") if kind in FINDING else ("email",)
+def input_columns(job: Job) -> list[str]:
+    """The job's input columns: the titles the caller gave (a file's, exactly), else the default fields."""
+    if job.columns:
+        return list(job.columns)
+    return ["name", "domain", "company"] if JobKind(job.kind) in FINDING else ["email"]
 
 
 def _check_hours(field: str, hours: int | None) -> None:
@@ -374,7 +348,7 @@ class RowProcessor:
             return RowOutcome(
                 row.position,
                 RowState.FAILED,
-                {"email": None, "status": "error", "error": exc.message, "error_msg": exc.message},
+                {"email": None, "status": "error", "error": exc.message},
             )
         except Exception as exc:
             log.exception("job %s row %s failed", self.job.id, row.position)
@@ -385,7 +359,7 @@ class RowProcessor:
             return RowOutcome(
                 row.position,
                 RowState.FAILED,
-                {"email": None, "status": "error", "error": message, "error_msg": message},
+                {"email": None, "status": "error", "error": message},
             )
 
     def _retry(self, row: ClaimedRow, at: datetime) -> bool:
@@ -453,7 +427,7 @@ class RowProcessor:
             retry_at = datetime.fromtimestamp(verification.retry_at, tz=store.utcnow().tzinfo)
             if self._retry(row, retry_at):
                 return RowOutcome(row.position, RowState.RETRY, {"reason": "greylisted"}, retry_at=retry_at)
-        result = verifier_fields(verification)
+        result = verification_fields(verification)
         if self.kind is JobKind.ENRICH:
             result.update(await enrich_row(self.runtime.db, self.job.org_id, verification))
         definitive = verification.verdict is not Verdict.UNKNOWN
@@ -462,16 +436,11 @@ class RowProcessor:
         )
 
 
-def verifier_fields(result: VerifyResult) -> dict[str, Any]:
-    """A verification as VoilaNorbert's verifier columns plus the native evidence."""
-    verdict = result.verdict
+def verification_fields(result: VerifyResult) -> dict[str, Any]:
+    """A verification as a row result: the verdict and its evidence (each dialect words it its own way)."""
     return {
         "email": result.email,
-        "is_deliverable": verdict is Verdict.DELIVERABLE,
-        "is_risky": verdict is Verdict.RISKY,
-        "is_bounce": verdict is Verdict.UNDELIVERABLE,
-        "error_msg": result.reason if verdict is Verdict.UNKNOWN else "",
-        "verdict": verdict.value,
+        "verdict": result.verdict.value,
         "score": result.score,
         "catch_all": result.catch_all,
         "reason": result.reason,
@@ -490,74 +459,28 @@ async def enrich_row(db: Database, org_id: int, verification: VerifyResult) -> d
 
 
 async def notify_job(runtime: Runtime, job_id: int) -> bool:
-    """Write an ended job's webhooks to the outbox (once: idempotency keys), then wake the sender."""
+    """Write an ended job's webhooks to the outbox (once: idempotency keys), then wake the sender.
+
+    The bodies come from the runtime's builder for the job's kind. Without one, the job is left
+    un-notified (and logged), so a process built with the builders sends it at its next reconcile."""
     db = runtime.db
     job = await ledger.load_job(db, job_id)
     if job is None or job.status is not JobStatus.ENDED or job.notified_at is not None or not job.webhook:
         return False
+    build = runtime.notices.get(job.kind)
+    if build is None:
+        log.error("job %s ended, but this process knows no webhook shape for %s jobs", job.id, job.kind)
+        return False
     org = await store.get_org(db, job.org_id)
     secret = org.webhook_secret if org is not None else ""
     run = int(job.rerun_lasttime.timestamp()) if job.rerun_lasttime else 0
-    bodies: list[tuple[str, str]] = []  # (idempotency key, JSON body)
-    kind = JobKind(job.kind)
-    if kind is JobKind.MASSIVE:
-        bodies.append((f"job:{job.id}:end:{run}", _json(massive_payload(job))))
-    elif kind is JobKind.LG_BULK:
-        position = 0
-        async for row_input, result in ledger.iter_rows(db, job.org_id, job.id):
-            if result.get("email"):
-                payload = leadgenius_payload(job, position, row_input, result)
-                bodies.append((f"job:{job.id}:row:{position}:{run}", _json(payload)))
-            position += 1
-    else:  # one body with every row: built from JSON pieces, so a big upload is not held as dicts
-        items = [_json(verifier_webhook_item(result)) async for _, result in ledger.iter_rows(db, job.org_id, job.id)]
-        bodies.append((f"job:{job.id}:end:{run}", '{"results":[' + ",".join(items) + "]}"))
-    deliveries = [
-        ledger.Delivery(job.webhook, body, webhooks.delivery_headers(secret, body, key), key) for key, body in bodies
-    ]
+    notices: list[Notice] = [notice async for notice in build(job, ledger.iter_rows(db, job.org_id, job.id))]
+    deliveries = []
+    for notice in notices:
+        key = f"job:{job.id}:{notice.part}:{run}"
+        deliveries.append(
+            ledger.Delivery(job.webhook, notice.body, webhooks.delivery_headers(secret, notice.body, key), key)
+        )
     written = await ledger.notify(db, job.id, deliveries)
     runtime.webhooks.kick()
     return written
-
-
-def _json(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"))
-
-
-def massive_payload(job: Job) -> dict[str, Any]:
-    """VoilaNorbert's massive completion webhook."""
-    template = str(job.options.get("result_file") or "")
-    result_file = template.replace("{id}", str(job.id)).replace("{token}", job.token or "") or None
-    return {
-        "success": job.success,
-        "origin_id": job.options.get("origin_id"),
-        "result_file": result_file,
-        "treated": job.treated,
-        "id": job.id,
-        "quantity": job.quantity,
-    }
-
-
-def leadgenius_payload(
-    job: Job, position: int, row_input: Mapping[str, Any], result: Mapping[str, Any]
-) -> dict[str, Any]:
-    """One LeadGenius match: webhook_id "<bulk id>;<sub job id>;<email>"."""
-    sub = row_input.get("sub") or position + 1
-    email = result.get("email")
-    return {
-        "status": 200,
-        "webhook_id": f"{job.id};{sub};{email}",
-        "result": {
-            "bulk_id": job.id,
-            "domain": result.get("domain") or row_input.get("domain"),
-            "first": row_input.get("first", result.get("first", "")),
-            "jobid": sub,
-            "last": row_input.get("last", result.get("last", "")),
-            "middle": row_input.get("middle", result.get("middle", "")),
-            "email": email,
-        },
-    }
-
-
-def verifier_webhook_item(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: result.get(key) for key in ("email", "is_deliverable", "is_risky", "is_bounce", "error_msg")}

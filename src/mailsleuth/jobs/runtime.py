@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailsleuth.config import Settings
 from mailsleuth.engine.egress import Egress
+from mailsleuth.jobs.notices import Notices
 from mailsleuth.jobs.webhooks import WebhookDispatcher
 from mailsleuth.store import Database
 from mailsleuth.engine.verify import Verifier
@@ -29,13 +30,15 @@ WEBHOOK_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is not read, only its 
 
 class Runtime:
     """Settings, database, the shared Verifier, the webhook dispatcher, the job queue and reconciler,
-    and the running tasks."""
+    and the running tasks. `notices` are the webhook shapes of ended bulk jobs by kind (the API
+    layer's, `mailsleuth.api.dialects.DIALECTS.notices()`): required, since any process may end a job."""
 
     def __init__(
         self,
         settings: Settings,
         db: Database,
         *,
+        notices: Notices,
         verifier: Verifier | None = None,
         webhook_interval: float = 30.0,
         webhook_poll: float = 5.0,
@@ -43,6 +46,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.db = db
+        self.notices = notices
         self.verifier = verifier or Verifier(settings)
         self.egress = Egress.from_settings(settings, resolve=self.verifier.resolver.addresses)
         self.http = self.egress.client(

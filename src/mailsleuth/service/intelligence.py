@@ -2,7 +2,7 @@
 
 The engine crawls (`engine.crawl`, driven by `service.crawling`), finds and verifies; the store
 keeps what was learned (`store.intelligence`); the functions here join them for every dialect:
-domain search, sources, all-evidence patterns, Kaspr profiles and employees, enrichment. Pure
+domain search, sources, all-evidence patterns, person profiles and employees, enrichment. Pure
 helpers (reading a name back from a local part, scores) come first and need no IO.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mailsleuth.engine import domains, patterns
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 DOMAIN_PAGE_SIZE = 20
-IS_NEW_WINDOW = timedelta(hours=1)  # VoilaNorbert's is_new: "recently found", not already in the list
 SCORE_VERIFIED, SCORE_OUTSIDE = 100, 5
 MAX_EMPLOYEES = 100
 
@@ -123,13 +122,23 @@ def company_facts_json(company: Company | None) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class DomainPage:
-    """One page of a domain search: contacts (with their company filled in) and which are new."""
+    """One page of a domain search: contacts (with their company filled in), and which of them the
+    search revealed from the website (each dialect words "new" its own way, `revealed_within`)."""
 
-    items: list[tuple[Contact, bool]]  # (contact, is_new)
+    items: list[Contact]
     page: int
     total: int
     has_next: bool
     credits_available: bool
+    revealed: frozenset[int]  # ids of the contacts this search added from the website
+    searched_at: datetime
+
+    def revealed_within(self, contact: Contact, window: timedelta) -> bool:
+        """Whether this search revealed the contact, or the website did at most `window` before it
+        (so a client paging through one search sees its reveals on every page)."""
+        if contact.id in self.revealed:
+            return True
+        return contact.source == knowledge.SOURCE_CRAWL and contact.created_at >= self.searched_at - window
 
 
 def _web_draft(web: WebAddress, convention: Convention | None, company: Company | None) -> dict[str, Any]:
@@ -161,11 +170,11 @@ async def domain_search(
     list_id: int | None = None,
     per_page: int = DOMAIN_PAGE_SIZE,
 ) -> DomainPage:
-    """VoilaNorbert's domain search: the organisation's contacts at the domain plus the people found
-    on its website, newest first.
+    """The organisation's contacts at the domain plus the people found on its website, newest first
+    (the domain search of VoilaNorbert, Hunter and the native API).
 
     People on the website the organisation does not know yet become its contacts (1 search credit
-    each, ``is_new``), scored 5 unless verification said deliverable (100); role addresses and
+    each, `DomainPage.revealed`), scored 5 unless verification said deliverable (100); role addresses and
     addresses verified undeliverable are never added. Raises PaymentRequired when there is
     something new to reveal and no credit left.
     """
@@ -192,17 +201,9 @@ async def domain_search(
     result = await store.query_contacts(
         db, org_id, ContactFilters(domain=domain, page=page, per_page=per_page, order_by="-created")
     )
-    new = set(created)
-    items = [
-        (
-            replace(contact, company=contact.company or company),
-            contact.id in new
-            or (contact.source == knowledge.SOURCE_CRAWL and contact.created_at >= started - IS_NEW_WINDOW),
-        )
-        for contact in result.items
-    ]
+    items = [replace(contact, company=contact.company or company) for contact in result.items]
     remaining = await store.balance(db, org_id, CreditKind.SEARCH)
-    return DomainPage(items, page, result.total, result.has_next, remaining > 0)
+    return DomainPage(items, page, result.total, result.has_next, remaining > 0, frozenset(created), started)
 
 
 # --- sources and patterns ------------------------------------------------------------------------
@@ -223,7 +224,7 @@ async def domain_patterns_all_evidence(finding: Finding, domain: str, limit: int
     return patterns.domain_patterns(evidence.convention, domain, limit)
 
 
-# --- people: Kaspr -------------------------------------------------------------------------------
+# --- people: profiles ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Bulk inputs checked in full before a job exists: a massive's CSV, a verify/enrich list.
+"""Bulk inputs checked in full before a job exists: a CSV of people to find, a list of addresses to verify or enrich.
 
 A bulk job either starts with every row valid or does not start at all (no partial job), so each
 reader scans its whole input first and reports every problem it can (a few per field, with line
@@ -9,7 +9,7 @@ Encoding: inputs must be UTF-8 (a BOM is allowed). A file that is not is refused
 says how to fix it, rather than decoded as Latin-1: a wrong guess would silently turn names into
 mojibake and search for addresses that cannot exist.
 
-The only network access is `fetch_upload` (massives' `file_url`), through the egress transport given
+The only network access is `fetch_upload` (an upload's `file_url`), through the egress transport given
 (`engine.egress`): every hop is resolved once, checked and connected to at the checked address.
 """
 
@@ -171,11 +171,11 @@ def _decode_problem(spool: Spool) -> str:
     return not_utf8(*spool.first_invalid_utf8())
 
 
-# --- massives ------------------------------------------------------------------------------------
+# --- people to find ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class MassiveColumns:
+class PeopleColumns:
     """Which CSV columns hold the name (joined with spaces when several), the company and the domain."""
 
     name: tuple[int, ...]
@@ -195,7 +195,7 @@ def _index(value: str) -> int:
     return int(value)
 
 
-def parse_columns(col_name: Any, col_company: Any = None, col_domain: Any = None) -> MassiveColumns:
+def parse_columns(col_name: Any, col_company: Any = None, col_domain: Any = None) -> PeopleColumns:
     """`col_name` is "2" or "0,1" (first and last name columns); one of the others is required."""
     problems = Problems()
 
@@ -222,7 +222,7 @@ def parse_columns(col_name: Any, col_company: Any = None, col_domain: Any = None
     if not company and not domain and not {"col_company", "col_domain"} & problems.fields.keys():
         problems.add("col_domain", "Give col_domain or col_company.")
     problems.raise_if_any()
-    return MassiveColumns(name, company[0] if company else None, domain[0] if domain else None)
+    return PeopleColumns(name, company[0] if company else None, domain[0] if domain else None)
 
 
 _HEADER_WORDS = frozenset(
@@ -240,7 +240,7 @@ def _header_word(cell: str) -> str:
     return " ".join(cell.strip().lower().replace("_", " ").replace("-", " ").split())
 
 
-def looks_like_header(row: list[str], columns: MassiveColumns) -> bool:
+def looks_like_header(row: list[str], columns: PeopleColumns) -> bool:
     """A first row is a header when a chosen cell is a column title, or its "domain" has no dot."""
     cells = [row[i] for indexes in columns.used().values() for i in indexes if i < len(row)]
     if any(_header_word(cell) in _HEADER_WORDS for cell in cells):
@@ -249,7 +249,7 @@ def looks_like_header(row: list[str], columns: MassiveColumns) -> bool:
 
 
 @dataclass(frozen=True)
-class MassiveRow:
+class PersonRow:
     position: int  # 0-based among data rows
     line: int  # the row's first line in the file, for messages
     cells: tuple[str, ...]
@@ -278,11 +278,11 @@ def column_titles(header: list[str] | None, width: int) -> list[str]:
 
 
 @dataclass
-class MassiveFile:
-    """A fully validated massive input; rows are re-read from the spool on demand."""
+class PeopleFile:
+    """A fully validated file of people to find; rows are re-read from the spool on demand."""
 
     spool: Spool
-    columns: MassiveColumns
+    columns: PeopleColumns
     header: list[str] | None
     width: int
     count: int
@@ -292,11 +292,11 @@ class MassiveFile:
         return column_titles(self.header, self.width)
 
     def inputs(self) -> Iterator[dict[str, str]]:
-        """Every row as `MassiveRow.to_input`, ready for `jobs.bulk.submit`."""
+        """Every row as `PersonRow.to_input`, ready for `jobs.bulk.submit`."""
         for row in self.rows():
             yield row.to_input()
 
-    def rows(self) -> Iterator[MassiveRow]:
+    def rows(self) -> Iterator[PersonRow]:
         reader = csv.reader(self.spool.text())
         skip_header = self.header is not None
         position = 0
@@ -306,21 +306,21 @@ class MassiveFile:
             if skip_header:
                 skip_header = False
                 continue
-            yield _massive_row(row, self.columns, position, reader.line_num)
+            yield _person_row(row, self.columns, position, reader.line_num)
             position += 1
 
     def close(self) -> None:
         self.spool.close()
 
 
-def _massive_row(row: list[str], columns: MassiveColumns, position: int, line: int) -> MassiveRow:
+def _person_row(row: list[str], columns: PeopleColumns, position: int, line: int) -> PersonRow:
     name = " ".join(part for part in (_clean_cell(row[i]) for i in columns.name) if part)
     company = _clean_cell(row[columns.company]) if columns.company is not None else ""
     domain = _clean_cell(row[columns.domain]) if columns.domain is not None else ""
-    return MassiveRow(position, line, tuple(row), name, company or None, domain or None)
+    return PersonRow(position, line, tuple(row), name, company or None, domain or None)
 
 
-def read_massive(spool: Spool, columns: MassiveColumns, *, source: str = "content") -> MassiveFile:
+def read_people(spool: Spool, columns: PeopleColumns, *, source: str = "content") -> PeopleFile:
     """Scan the whole CSV (with or without a header row) and raise every problem, or return the file.
 
     `source` is the request field the bytes came from (`content` or `file_url`), used in messages.
@@ -350,7 +350,7 @@ def read_massive(spool: Spool, columns: MassiveColumns, *, source: str = "conten
             if len(row) != width:
                 problems.add(source, f"Line {line} has {len(row)} columns; the first row has {width}.")
                 continue
-            _check_massive_row(_massive_row(row, columns, count, line), columns, problems, source)
+            _check_person_row(_person_row(row, columns, count, line), columns, problems, source)
             count += 1
     except UnicodeDecodeError:
         problems.add(source, _decode_problem(spool))
@@ -363,10 +363,10 @@ def read_massive(spool: Spool, columns: MassiveColumns, *, source: str = "conten
     except FieldErrors:
         spool.close()
         raise
-    return MassiveFile(spool, columns, header, width, count)
+    return PeopleFile(spool, columns, header, width, count)
 
 
-def _check_massive_row(row: MassiveRow, columns: MassiveColumns, problems: Problems, source: str) -> None:
+def _check_person_row(row: PersonRow, columns: PeopleColumns, problems: Problems, source: str) -> None:
     if not row.name:
         problems.add(source, f"Line {row.line}: the name is empty.")
     if not row.company and not row.domain:
@@ -509,7 +509,7 @@ async def fetch_upload(
     limit: int = MAX_UPLOAD_BYTES,
     deadline: float = FETCH_DEADLINE,
 ) -> Spool:
-    """Download a massive's `file_url` into a spool, at most `limit` bytes, within `deadline` seconds.
+    """Download an upload's `file_url` into a spool, at most `limit` bytes, within `deadline` seconds.
 
     Redirects are followed by hand (each hop goes through the egress transport, which checks it).
     Problems are field errors on `file_url`; a file over the limit is `UploadTooLarge`.

@@ -29,7 +29,10 @@ from mailsleuth.store.errors import NotFound
 from mailsleuth.store.events import event, list_events, outcome_detail, record
 from mailsleuth.store.records import CreditKind, EventKind, JobStatus, RowStatus, utcnow
 
-BULK_KINDS = ("massive", "lg_bulk", "verify", "enrich")
+BULK_KINDS = ("find_file", "find_batch", "verify", "enrich")
+"""The stored kinds of bulk jobs (`mailsleuth.jobs.bulk.JobKind`; renamed neutral by migration 0006)."""
+CONTACT_SOURCE = "bulk"
+"""The stored source of contacts a bulk find filed."""
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
 PAGE = 1000
 NO_SYNC = {"synchronize_session": False}  # bulk statements: no ORM objects of these rows are loaded
@@ -53,7 +56,7 @@ class Job:
     token: str | None
     quantity: int
     treated: int  # rows with a final result or error
-    success: int  # rows with an address found (massive, lg_bulk) or a definitive verdict (verify, enrich)
+    success: int  # rows with an address found (find_file, find_batch) or a definitive verdict (verify, enrich)
     failed: int
     deliverables: int
     risky: int
@@ -89,7 +92,7 @@ class ClaimedRow:
 
 @dataclass(frozen=True)
 class FoundContact:
-    """A found address to file as a contact of the job's organisation (massive, lg_bulk)."""
+    """A found address to file as a contact of the job's organisation (find jobs)."""
 
     name: str
     first_name: str | None
@@ -595,7 +598,7 @@ async def complete_rows(
             verdict = outcome.verdict
             if reference is not None and paid[reference] is ChargeResult.INSUFFICIENT:
                 state, success, verdict = RowState.FAILED, False, None
-                result = {"email": None, "error": "insufficient credits", "error_msg": "insufficient credits"}
+                result = {"email": None, "error": "insufficient credits"}
             elif row.position in contacts and outcome.contact is not None:
                 result["contact_id"] = contact_id = contacts[row.position]
                 if result.get("email"):
@@ -749,7 +752,7 @@ async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, F
                     "last_name": person.last_name,
                     "domain": domain,
                     "company_name": person.company_name,
-                    "source": "massive",
+                    "source": CONTACT_SOURCE,
                     "job_id": job.id,
                     "searching": False,
                 }

@@ -181,7 +181,7 @@ class Contact(Base):
     searching: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted_at: Mapped[datetime | None]
-    source: Mapped[str] = mapped_column(String(32), default="search")  # search, massive, import, crawl
+    source: Mapped[str] = mapped_column(String(32), default="search")  # search, bulk, import, crawl
     title: Mapped[str | None] = mapped_column(String(300))
     linkedin_id: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(64))
@@ -245,7 +245,7 @@ class ContactEvent(Base):
 
 
 class Job(Base):
-    """A unit the user asked for: a single search now; massives and uploads (with job_rows) later."""
+    """A unit the user asked for: a single search, or a bulk job with its job_rows (finds, uploads)."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -259,7 +259,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(Id, _fk("organizations.id"))
     user_id: Mapped[int | None] = mapped_column(Id, _fk("users.id", "SET NULL"))
-    kind: Mapped[str] = mapped_column(String(32))  # search, massive, lg_bulk, verify, enrich
+    kind: Mapped[str] = mapped_column(String(32))  # search, find_file, find_batch, verify, enrich
     status: Mapped[str] = mapped_column(String(16), default="QUEUED")
     token: Mapped[str | None] = mapped_column(String(64), unique=True)  # public id where a dialect wants one
     quantity: Mapped[int] = mapped_column(Integer, default=0)

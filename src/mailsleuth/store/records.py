@@ -209,7 +209,7 @@ class ContactEvent:
 
 @dataclass(frozen=True)
 class Search:
-    """A job: one single search now, a bulk job (massive, upload) later."""
+    """A job: one single search, or a bulk job (a find over a file or a batch, an upload)."""
 
     id: int
     org_id: int

@@ -278,7 +278,7 @@ async def domain_search(request: Request, principal: Caller, params: Annotated[D
     )
     emails = [
         domain_email(contact, await intelligence.sources_for(rt.db, contact.email))
-        for contact, _new in page.items
+        for contact in page.items
         if contact.email
     ]
     emails = [email for email in emails if _keep(email, params)]

@@ -50,7 +50,7 @@ async def submit_bulk(request: Request, principal: Submitter) -> JSONResponse:
     job = await bulk.submit(
         svc.runtime,
         principal,
-        JobKind.LG_BULK,
+        JobKind.FIND_BATCH,
         (person.to_input() for person in batch.people),
         options={
             "smtp": batch.use_smtp_sniff,
@@ -67,7 +67,7 @@ async def bulk_status(jobid: str, request: Request, principal: StatusCaller) -> 
     db = services(request).db
     job_id = parse_id(jobid)
     job = await bulk.get_job(db, principal.org_id, job_id=job_id) if job_id is not None else None
-    if job is None or job.kind != JobKind.LG_BULK:
+    if job is None or job.kind != JobKind.FIND_BATCH:
         return JSONResponse(NOT_FOUND, status_code=404)
     matches = [
         {key: row_input.get(key, "") for key in ("first", "middle", "last")} | {"email": result["email"]}

@@ -9,6 +9,7 @@ stored check; `POST /v1/domains/{domain}/catch-all` runs that check when none is
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,6 +24,9 @@ from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.service import catchall, companies, crawling, intelligence
 from mailsleuth.service.finding import Finding
 from mailsleuth.store import DomainState, Principal, to_ms
+
+IS_NEW_WINDOW = timedelta(hours=1)
+"""`is_new` in a domain search: revealed from the website within the last hour (as VoilaNorbert's)."""
 
 router = DIALECT.router(prefix="/v1", tags=["native"])
 
@@ -49,9 +53,10 @@ async def domain_search(request: Request, principal: Caller) -> dict[str, Any]:
     )
     state = await catchall.known(rt, domain)
     results = []
-    for contact, new in page.items:
+    for contact in page.items:
         sources = await intelligence.sources_for(rt.db, contact.email) if contact.email else []
-        results.append({**contact_json(contact), "is_new": new, "sources": sources})
+        results.append({**contact_json(contact), "is_new": page.revealed_within(contact, IS_NEW_WINDOW),
+                        "sources": sources})
     return {
         "domain": domain,
         "company": intelligence.company_facts_json(await store.get_company(rt.db, domain)),

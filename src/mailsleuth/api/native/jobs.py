@@ -14,11 +14,12 @@ from fastapi import Depends, Request, Response
 from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.native.dialect import DEFAULT, DIALECT
+from mailsleuth.api.native.wire import WireKind, job_kind, wire_kind
 from mailsleuth.api.params import Limit, Offset, PathId, QueryId
 from mailsleuth.api.resultfiles import download_response
 from mailsleuth.api.responses import FastJSON
 from mailsleuth.jobs import bulk
-from mailsleuth.jobs.bulk import Job, JobKind
+from mailsleuth.jobs.bulk import Job
 from mailsleuth.service.errors import NotFound
 from mailsleuth.store import Principal, Webhook, to_ms, to_ms_or_none
 
@@ -30,7 +31,7 @@ Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 def job_json(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
-        "kind": job.kind,
+        "kind": wire_kind(job.kind),
         "status": job.status.value,
         "token": job.token,
         "quantity": job.quantity,
@@ -79,9 +80,9 @@ async def _job(request: Request, principal: Principal, job_id: int) -> Job:
 
 @router.get("/jobs", summary="Bulk jobs, newest first")
 async def list_jobs(
-    request: Request, principal: Caller, kind: JobKind | None = None, offset: Offset = 0, limit: Limit = 100
+    request: Request, principal: Caller, kind: WireKind | None = None, offset: Offset = 0, limit: Limit = 100
 ) -> dict[str, Any]:
-    jobs = await bulk.list_jobs(services(request).db, principal.org_id, kind, offset=offset, limit=limit)
+    jobs = await bulk.list_jobs(services(request).db, principal.org_id, kind and job_kind(kind), offset=offset, limit=limit)
     return {"results": [job_json(job) for job in jobs], "offset": offset, "limit": limit}
 
 

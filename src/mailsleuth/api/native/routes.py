@@ -27,6 +27,7 @@ from mailsleuth.api.services import settle
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
 from mailsleuth.api.bodylimit import Allowance
 from mailsleuth.api.native.dialect import DEFAULT, DIALECT
+from mailsleuth.api.native.wire import wire_source
 from mailsleuth.api.params import PathId
 from mailsleuth.service.csvfiles import CsvProblem, decode_utf8
 from mailsleuth.service import companies, search
@@ -66,7 +67,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "verdict": contact.verdict,
         "status": contact.status.value,
         "searching": contact.searching,
-        "source": contact.source,
+        "source": wire_source(contact.source),
         "lists": list(contact.list_ids),
         "evidence": contact.evidence,
         "created": to_ms(contact.created_at),

@@ -28,7 +28,7 @@ router = DIALECT.router(prefix="/v1", tags=["native"])
 Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
 
 # What a file can be run as: "find" (a name and a company or domain per row) or "verify" (addresses).
-KINDS: dict[str, JobKind] = {"find": JobKind.MASSIVE, "verify": JobKind.VERIFY}
+KINDS: dict[str, JobKind] = {"find": JobKind.FIND_FILE, "verify": JobKind.VERIFY}
 
 
 def _field(fields: dict[str, Any], name: str) -> str | None:
@@ -61,21 +61,21 @@ async def upload_job(request: Request, principal: Caller) -> dict[str, Any]:
             raise ServiceError("Attach a CSV file.", field="file")
         rt = services(request).runtime
         webhook = _field(fields, "webhook")
+        filename = _field(fields, "filename") or "upload.csv"
         if kind is JobKind.VERIFY:
             addresses = uploads.read_addresses(spool, source="file")
             try:
                 job = await bulk.submit(rt, principal, kind, addresses.inputs(), webhook=webhook,
-                                        filename=_field(fields, "filename") or "upload.csv",
-                                        columns=addresses.input_columns())
+                                        filename=filename, columns=addresses.input_columns())
             finally:
                 addresses.close()
         else:
             columns = uploads.parse_columns(fields.get("col_name"), fields.get("col_company"), fields.get("col_domain"))
-            people = uploads.read_massive(spool, columns, source="file")
+            people = uploads.read_people(spool, columns, source="file")
             try:
                 job = await bulk.submit(rt, principal, kind, people.inputs(), webhook=webhook,
-                                        filename=_field(fields, "filename") or "upload.csv",
-                                        list_id=_list_id(fields), columns=people.input_columns())
+                                        filename=filename, list_id=_list_id(fields), new_list=filename,
+                                        columns=people.input_columns())
             finally:
                 people.close()
     finally:

@@ -187,7 +187,7 @@ def upload_json(job: Job, account: Accounts) -> dict[str, Any]:
 
 async def _massive(request: Request, principal: Principal, massive_id: int) -> Job:
     job = await bulk.get_job(services(request).db, principal.org_id, job_id=massive_id)
-    if job is None or job.kind != JobKind.MASSIVE:
+    if job is None or job.kind != JobKind.FIND_FILE:
         raise ServiceError(_NOT_FOUND)  # the vendor answers an unknown massive with 400
     return job
 
@@ -240,16 +240,17 @@ async def create_massive(request: Request, principal: MassiveCaller) -> dict[str
         else:
             spool = await uploads.fetch_upload(file_url or "", egress=rt.egress)
             source, filename = "file_url", _filename(file_url or "")
-        parsed = uploads.read_massive(spool, columns, source=source)
+        parsed = uploads.read_people(spool, columns, source=source)
         try:
             job = await bulk.submit(
                 rt,
                 principal,
-                JobKind.MASSIVE,
+                JobKind.FIND_FILE,
                 parsed.inputs(),
                 options={"result_file": result_file_url(request, principal)},
                 webhook=hook,
                 filename=filename,
+                new_list=filename,
                 rerun_frequency=rerun,
                 retention_hours=retention,
                 columns=parsed.input_columns(),
@@ -277,7 +278,7 @@ async def list_massives(request: Request, principal: Caller, offset: Offset = 0,
     """Newest first; `offset` and `limit` (at most 1000) page through them."""
     if offset < 0 or not 0 < limit <= 1000:
         raise ServiceError("offset must be >= 0 and limit between 1 and 1000.", field="limit")
-    jobs = await bulk.list_jobs(services(request).db, principal.org_id, JobKind.MASSIVE, offset=offset, limit=limit)
+    jobs = await bulk.list_jobs(services(request).db, principal.org_id, JobKind.FIND_FILE, offset=offset, limit=limit)
     account = await accounts(request, principal, jobs)
     return {"result": [massive_json(job, account, listed=True) for job in jobs]}
 
@@ -351,7 +352,7 @@ async def download_massive(key: str, request: Request) -> Response:
     org, _, token = key.partition(".")
     org_id = parse_id(org)
     job = await bulk.get_job(db, org_id, token=token) if org_id is not None and 0 < len(token) <= 64 else None
-    if job is None or job.kind != JobKind.MASSIVE:
+    if job is None or job.kind != JobKind.FIND_FILE:
         raise NotFound(_NOT_FOUND)
     return download_response(job, db, f"{token}-result.csv")
 

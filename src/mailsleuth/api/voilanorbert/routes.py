@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -34,6 +35,8 @@ SearchCaller = Annotated[Principal, Depends(guard(DIALECT, SEARCH_NAME))]
 DomainCaller = Annotated[Principal, Depends(guard(DIALECT, SEARCH_DOMAIN))]
 
 _PAGE_NOT_FOUND = "Page not found."
+IS_NEW_WINDOW = timedelta(hours=1)
+"""A domain search's `is_new`: "recently found", revealed from the website within the last hour."""
 
 
 RouteDecorator = Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]
@@ -197,7 +200,7 @@ async def search_domain(request: Request, principal: DomainCaller) -> dict[str, 
     )
     return {
         "has_next": page.has_next,
-        "result": [{**contact_json(contact), "is_new": new} for contact, new in page.items],
+        "result": [{**contact_json(c), "is_new": page.revealed_within(c, IS_NEW_WINDOW)} for c in page.items],
         "credits_available": page.credits_available,
         "total": page.total,
     }
