@@ -178,3 +178,27 @@ def test_enrich_with_a_bad_address_is_a_400(api_server: ApiServer, email: str) -
         answer = client.get("/v1/enrich", params={"email": email})
     assert answer.status_code == 400 and answer.json()["code"] == 400 and answer.json()["field"] == "email"
     assert api_server.call(store.balance, tenant.org_id, CreditKind.ENRICH) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"col_name": "0", "content": "name,domain\\nJane Doe,acme.test', "Malformed JSON body."),  # cut short
+        (b'{"col_name": "0", "content": "Jane\x01"}', "Malformed JSON body."),  # a raw control character
+        (b'{"content": "x"} {"content": "y"}', "Malformed JSON body."),
+        (b'["col_name", "content"]', "The body must be a JSON object."),
+    ],
+    ids=["unterminated-file-string", "control-in-file-string", "two-objects", "array"],
+)
+def test_upload_routes_refuse_bad_json_in_their_dialect(api_server: ApiServer, body: bytes, message: str) -> None:
+    """The streamed JSON reader of uploads refuses what json.loads refuses, in each dialect's shape."""
+    tenant = api_server.tenant()
+    json_type = {"content-type": "application/json"}
+    with _vn(api_server, tenant.key) as client:
+        massive = client.post("/2018-01-08/massives/", content=body, headers=json_type)
+        verifier = client.post("/2018-01-08/verifier/upload", content=body, headers=json_type)
+    with api_server.client(headers={"X-API-KEY": tenant.key}) as client:
+        native = client.post("/v1/jobs", content=body, headers=json_type)
+    assert (massive.status_code, massive.json()) == (verifier.status_code, verifier.json()) == (
+        400, {"code": 400, "error": message})
+    assert (native.status_code, native.json()) == (400, {"code": 400, "error": message})
