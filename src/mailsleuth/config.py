@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     source_address: str = ""  # local IP outgoing SMTP connections leave from; empty: the system's choice
     mail_from: str = ""  # empty: verify@<helo_name>
     allow_private_networks: bool = False
+    egress_ca_file: str = ""  # PEM file of the CAs outgoing HTTPS trusts instead; empty: certifi's roots
     use_starttls: bool = False
 
     connect_timeout: float = 10.0

@@ -84,8 +84,21 @@ class Answer:
     sent: int  # body bytes the client managed to send before the server hung up or answered
 
 
-def _send(port: int, path: str, headers: dict[str, str], *, total: int, chunked: bool, first: bytes = b"") -> Answer:
-    """POST `first` then filler up to `total` bytes, reading the answer while still sending."""
+def _filler(first: bytes, total: int) -> Iterator[bytes]:
+    """`first`, then "a" up to `total` bytes."""
+    yield first
+    block = b"a" * (256 * 1024)
+    left = total - len(first)
+    while left > 0:
+        yield block[:left]
+        left -= len(block)
+
+
+def _send(port: int, path: str, headers: dict[str, str], *, total: int, chunked: bool, first: bytes = b"",
+          pieces: Iterator[bytes] | None = None) -> Answer:
+    """POST `pieces` (`total` bytes; by default `first` then filler), reading the answer while still
+    sending."""
+    pieces = pieces if pieces is not None else _filler(first, total)
     sock = socket.create_connection(("127.0.0.1", port))
     framing = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(total)}
     head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "limits.test", **headers, **framing}.items())
@@ -95,14 +108,12 @@ def _send(port: int, path: str, headers: dict[str, str], *, total: int, chunked:
 
     def pump() -> None:
         nonlocal sent
-        block = b"a" * (256 * 1024)
         try:
-            piece = first
-            while sent < total and not answered.is_set():
-                piece = piece or block[: total - sent]
-                sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+            for piece in pieces:
+                if answered.is_set():
+                    break
+                sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked and piece else piece)
                 sent += len(piece)
-                piece = b""
             if chunked and sent >= total:
                 sock.sendall(b"0\r\n\r\n")
         except OSError:
@@ -192,4 +203,41 @@ def test_a_chunked_300_mb_body_is_cut_off_while_it_arrives(
           f"sent; server peak RSS grew {growth / MB:.1f} MB")
     assert (answer.status, answer.body) == expected
     assert answer.sent < BODY
+    assert growth < 64 * MB
+
+
+def _escaped_csv_upload(rows: int) -> tuple[list[bytes], int, int]:
+    """A massive's JSON body as a client library writes it (`ensure_ascii`): a CSV of `rows` rows
+    whose notes column is accented text, so the JSON is more than twice the CSV's UTF-8 size.
+    (the body's pieces, their total size, the CSV's size)."""
+    notes = "élève à côté, déjà réglé; " * 1769  # 45 994 characters, under csv's field limit
+    head = json.dumps({"col_name": "0", "col_domain": "1", "webhook": "https://hooks.example.com/done"})
+    pieces = [head[:-1].encode() + b', "content": "']
+    csv_size = 0
+    for index in range(rows):
+        line = f'Jeanne Dupont,dupont-{index:05}.example.com,"{notes}"\n'
+        csv_size += len(line.encode())
+        pieces.append(json.dumps(line)[1:-1].encode())  # ASCII: every accent is a \\u escape
+    pieces.append(b'"}')
+    return pieces, sum(map(len, pieces)), csv_size
+
+
+def test_a_200_mb_json_upload_is_accepted_with_flat_memory(served: Served) -> None:
+    """Under the upload limit a JSON body is read from its spool field by field: the 95 MB CSV it
+    carries goes to disk escape by escape, never whole into memory (as text, then decoded, then
+    encoded again, it used to cost three times its size)."""
+    rows = 1600
+    pieces, total, csv_size = _escaped_csv_upload(rows)
+    assert 190 * MB < total < 201 * MB and csv_size < 100 * MB
+    headers = {"Authorization": _basic(served.key), "Content-Type": "application/json"}
+    answer, growth = _rss_growth(served, lambda: _send(
+        served.port, "/2018-01-08/massives/", headers, total=total, chunked=False, pieces=iter(pieces)))
+    print(f"\n/2018-01-08/massives/ JSON upload of {total / MB:.0f} MB ({csv_size / MB:.0f} MB of CSV) -> "
+          f"{answer.status}; server peak RSS grew {growth / MB:.1f} MB")
+    assert answer.status == 200, answer.body
+    assert isinstance(answer.body, dict)
+    assert {key: answer.body[key] for key in ("quantity", "filename", "webhook", "status")} == {
+        "quantity": rows, "filename": "upload.csv", "webhook": "https://hooks.example.com/done", "status": "QUEUED",
+    }
+    assert answer.sent == total
     assert growth < 64 * MB

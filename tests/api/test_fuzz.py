@@ -22,7 +22,8 @@ from mailsleuth.config import Settings
 from tests.api.conftest import ApiServer, Tenant, serving
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))  # per operation; CI's default keeps the run near 30 s
-SCOPES = ("vn", "vn:search/name", "vn:search/domain", "vn:massives", "lg", "lg:submit", "kaspr", "native")
+SCOPES = ("vn", "vn:search/name", "vn:search/domain", "vn:massives", "lg", "lg:submit", "lg:bulk/objects", "lg:bulk/status",
+          "kaspr", "native", "hunter", "hunter:email-verifier", "reacher")  # every dialect's quota scope
 TALLY: Counter[str] = Counter()
 
 

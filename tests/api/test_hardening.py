@@ -40,6 +40,52 @@ def test_voilanorbert_ids_are_bounded(api_server: ApiServer, method: str, path: 
     assert answer.json() == expected
 
 
+INTEGER = "must be an integer"
+PAST_THE_END = "is past the last row there can be"
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ({"list_id": BIG}, "lists", INTEGER),  # the fuzzer's case: it used to be ignored (200, every contact)
+        ({"lists": BIG}, "lists", INTEGER),
+        ({"lists": "٣"}, "lists", INTEGER),  # an Arabic-Indic 3: `int()` reads it, a row id is ASCII
+        ({"lists": "0"}, "lists", INTEGER),
+        ({"ids": "-1"}, "ids", INTEGER),
+        ({"ids": "1,1e3"}, "ids", INTEGER),
+        ({"page": "9223372036854775807"}, "page", PAST_THE_END),  # was a 500: OFFSET past a BIGINT
+        ({"page": "99999999999999999999999"}, "page", INTEGER),
+        ({"per_page": "²"}, "per_page", INTEGER),
+        ({"created": "٣"}, "created", "not a date or ms timestamp: '٣'"),
+    ],
+    ids=["list_id-2**63", "lists-2**63", "lists-arabic-digit", "lists-0", "ids-negative", "ids-exponent",
+         "page-offset-overflow", "page-huge", "per_page-superscript", "created-arabic-digit"],
+)
+def test_contact_filters_refuse_numbers_no_row_can_have(
+    api_server: ApiServer, query: dict[str, str], field: str, message: str
+) -> None:
+    """The contacts filters in both dialects that have them, read by the one integer parser."""
+    tenant = api_server.tenant()
+    with _vn(api_server, tenant.key) as client:
+        vn = client.get("/2018-01-08/contacts/", params=query)
+    with api_server.client(headers={"X-API-KEY": tenant.key}) as client:
+        native = client.get("/v1/contacts", params=query)
+    assert (vn.status_code, vn.json()) == (400, {field: [message]})
+    assert (native.status_code, native.json()) == (400, {"code": 400, "error": message, "field": field})
+
+
+@pytest.mark.parametrize("value", [BIG, "²", "٣", "-1", "0x10"])
+def test_hunter_lead_list_filters_are_row_ids(api_server: ApiServer, value: str) -> None:
+    """`leads_list_id=²` was a 500 (`str.isdigit` accepts it, `int` does not); '٣' was read as 3."""
+    tenant = api_server.tenant()
+    with api_server.client() as client:
+        answer = client.get("/v2/leads", params={"api_key": tenant.key, "leads_list_id": value})
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "errors": [{"id": "invalid_leads_list_id", "code": 400, "details": "leads_list_id: must be a number"}]
+    }
+
+
 def test_native_and_leadgenius_ids_are_bounded(api_server: ApiServer) -> None:
     tenant = api_server.tenant()
     with api_server.client(headers={"X-API-KEY": tenant.key}) as client:
@@ -132,3 +178,27 @@ def test_enrich_with_a_bad_address_is_a_400(api_server: ApiServer, email: str) -
         answer = client.get("/v1/enrich", params={"email": email})
     assert answer.status_code == 400 and answer.json()["code"] == 400 and answer.json()["field"] == "email"
     assert api_server.call(store.balance, tenant.org_id, CreditKind.ENRICH) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"col_name": "0", "content": "name,domain\\nJane Doe,acme.test', "Malformed JSON body."),  # cut short
+        (b'{"col_name": "0", "content": "Jane\x01"}', "Malformed JSON body."),  # a raw control character
+        (b'{"content": "x"} {"content": "y"}', "Malformed JSON body."),
+        (b'["col_name", "content"]', "The body must be a JSON object."),
+    ],
+    ids=["unterminated-file-string", "control-in-file-string", "two-objects", "array"],
+)
+def test_upload_routes_refuse_bad_json_in_their_dialect(api_server: ApiServer, body: bytes, message: str) -> None:
+    """The streamed JSON reader of uploads refuses what json.loads refuses, in each dialect's shape."""
+    tenant = api_server.tenant()
+    json_type = {"content-type": "application/json"}
+    with _vn(api_server, tenant.key) as client:
+        massive = client.post("/2018-01-08/massives/", content=body, headers=json_type)
+        verifier = client.post("/2018-01-08/verifier/upload", content=body, headers=json_type)
+    with api_server.client(headers={"X-API-KEY": tenant.key}) as client:
+        native = client.post("/v1/jobs", content=body, headers=json_type)
+    assert (massive.status_code, massive.json()) == (verifier.status_code, verifier.json()) == (
+        400, {"code": 400, "error": message})
+    assert (native.status_code, native.json()) == (400, {"code": 400, "error": message})

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,59 +22,17 @@ import pytest
 
 from mailsleuth import store
 from mailsleuth.config import Settings
+from mailsleuth.engine.crawl import crawl_domain
 from mailsleuth.engine.egress import Egress, EgressRefused, ResponseTooLarge, is_public_address
 from mailsleuth.jobs.webhooks import WebhookDispatcher
 from mailsleuth.service.errors import ServiceError
 from mailsleuth.service.uploads import fetch_upload
+from tests.webworld import WebWorld, html, raw
+from tests.webworld.listener import Listener
+from tests.webworld.tls import TestCA
 
 PUBLIC = "127.0.0.2"  # plays a public address in these tests
 INTERNAL = "127.0.0.1"  # what the system resolver says "localhost" is
-
-
-@dataclass
-class Listener:
-    """One HTTP server on one address; counts every request it gets (method, path, Host)."""
-
-    address: str
-    port: int
-    routes: dict[str, tuple[int, dict[str, str], bytes]]
-    seen: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def serve(self) -> ThreadingHTTPServer:
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
-                listener.seen.append((self.command, self.path, self.headers.get("Host", "")))
-                if self.path == "/drip":
-                    self.send_response(200)
-                    self.send_header("content-length", "1000")
-                    self.end_headers()
-                    for _ in range(100):
-                        self.wfile.write(b"x" * 10)
-                        self.wfile.flush()
-                        time.sleep(0.05)
-                    return
-                status, headers, body = listener.routes.get(self.path, (404, {}, b"no"))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer((self.address, self.port), Handler)
-        server.daemon_threads = True
-        return server
 
 
 @dataclass
@@ -247,3 +205,66 @@ def test_loopback_is_allowed_only_by_the_setting() -> None:
 )
 def test_address_classifier(ip: str, public: bool) -> None:
     assert is_public_address(ip) is public
+
+
+# --- HTTPS: the connection goes to the checked address, the name stays in SNI and Host ------------
+
+SHOP = "shop.example.test"  # no resolver but the egress's own knows this name: only a pinned connection can reach it
+
+
+@pytest.fixture(scope="module")
+def tls_world() -> Iterator[tuple[WebWorld, TestCA]]:
+    ca = TestCA()
+    world = WebWorld(("127.0.0.2",), tls=ca)
+    world.add_site(SHOP, {"/": html("<p>Write to <a href='mailto:jane.doe@shop.example.test'>Jane Doe</a></p>"),
+                          "/hook": raw(b"", "text/plain", 204)})
+    with world:
+        yield world, ca
+    ca.close()
+
+
+@pytest.fixture
+def tls(tls_world: tuple[WebWorld, TestCA]) -> tuple[WebWorld, TestCA]:
+    tls_world[0].reset_counts()
+    return tls_world
+
+
+def _tls_settings(ca: TestCA | None) -> Settings:
+    return Settings(allow_private_networks=True, helo_name="crawler.test", egress_ca_file=ca.ca_file if ca else "")
+
+
+async def test_a_crawl_over_https_keeps_sni_and_host(tls: tuple[WebWorld, TestCA]) -> None:
+    world, ca = tls
+    result = await crawl_domain(SHOP, settings=_tls_settings(ca), scheme="https", port=world.port,
+                                resolve=world.resolve, page_budget=1)
+    assert result.people == ["jane.doe@shop.example.test"]
+    assert [(visit.url, visit.status) for visit in result.visits if visit.url.endswith("/")] == [
+        (f"https://{SHOP}:{world.port}/", 200)
+    ]
+    assert world.hits(SHOP, "/") == 1  # the Host header named the site (virtual hosting found it)
+    assert set(ca.server_names) == {SHOP}  # and so did every handshake's server_name
+
+
+async def test_https_is_checked_against_the_configured_ca_only(tls: tuple[WebWorld, TestCA]) -> None:
+    """Without the test CA (the default trust store) the same site's certificate is refused: no page."""
+    world, ca = tls
+    result = await crawl_domain(SHOP, settings=_tls_settings(None), scheme="https", port=world.port,
+                                resolve=world.resolve, page_budget=1)
+    assert result.people == [] and world.hits(SHOP) == 0
+    assert ca.server_names[SHOP] >= 1  # the handshake was tried, with the name, and failed on trust
+
+
+async def test_a_webhook_over_https_keeps_sni_and_host(tls: tuple[WebWorld, TestCA], tmp_path: Path) -> None:
+    world, ca = tls
+    db = store.Database(f"sqlite+aiosqlite:///{tmp_path / 'hooks.db'}")
+    await db.migrate()
+    org = await store.create_org(db, "tls")
+    egress = Egress.from_settings(_tls_settings(ca), world.resolve)
+    async with egress.client(max_response_bytes=100_000, deadline=5.0) as client:
+        dispatcher = WebhookDispatcher(db, client=client, interval=0.1)
+        await dispatcher.enqueue(org.id, world.url(SHOP, "/hook"), {"id": 7}, key="k7", job_id=None)
+        assert await dispatcher.deliver_due() == 1
+    await db.dispose()
+    assert world.hits(SHOP, "/hook") == 1
+    assert [json.loads(body) for body in world.posted] == [{"id": 7}]
+    assert set(ca.server_names) == {SHOP}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, normalise_domain, parse_address
 from mailsleuth.engine.egress import is_public_address
-from mailsleuth.engine.names import InvalidName, parse_name
+from mailsleuth.engine.names import InvalidName, name_or_none, parse_name
 
 FAST = settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Text weighted towards what breaks parsers: separators, dots, at signs, controls, bidi, odd digits.
@@ -47,6 +48,26 @@ def test_names_are_parsed_or_refused(text: str) -> None:
     except InvalidName:
         return
     assert not any(ord(ch) < 32 or ord(ch) == 127 for ch in name.full)
+    assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in name.full)
+
+
+SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+
+
+@FAST
+@given(TRICKY, SURROGATES, TRICKY, st.sampled_from(["full", "first", "middle", "last"]))
+def test_names_with_a_lone_surrogate_are_refused_before_transliteration(
+    before: str, surrogate: str, after: str, where: str
+) -> None:
+    """A lone surrogate anywhere, in a full name or any part, is the parser's refusal (and
+    `name_or_none`'s None): never a name transliterated around it."""
+    text = f"Jane {before}{surrogate}{after} Doe"
+    with pytest.raises(InvalidName, match="surrogate|control character|longer than"):
+        if where == "full":
+            parse_name(text)
+        else:
+            parse_name(**{"first": "Jane", "last": "Doe", where: text})
+    assert name_or_none(text) is None
 
 
 @FAST

@@ -4,7 +4,8 @@ One threaded HTTP/1.1 server per loopback address, all on ONE shared port (the c
 ``port``), serving virtual hosts by the Host header. Host names resolve through :meth:`WebWorld.resolve`,
 which the crawler takes as its resolver; :meth:`WebWorld.alias` points a name at an address nothing
 serves (10.x) to stand for an internal host. The servers count requests and bytes actually written,
-so tests can prove a page was never requested or a body was not read to its end.
+so tests can prove a page was never requested or a body was not read to its end. ``WebWorld(tls=TestCA())``
+serves HTTPS instead, with a certificate per site chosen by SNI (``tests/webworld/tls.py``).
 
     with WebWorld() as world:
         world.add_site("acme.test", {"/": html("<a href='mailto:jane@acme.test'>Jane</a>")})
@@ -15,13 +16,16 @@ so tests can prove a page was never requested or a body was not read to its end.
 from __future__ import annotations
 
 import errno
+import ssl
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+from tests.webworld.tls import TestCA
 
 CHUNK = 64 * 1024
 
@@ -77,6 +81,13 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stalls
     server: _Server
 
+    def do_POST(self) -> None:
+        """A webhook delivery: the body is read (and its size counted), then the path is served."""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.world._lock:
+            self.server.world.posted.append(body)
+        self.do_GET()
+
     def do_GET(self) -> None:
         world = self.server.world
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
@@ -108,17 +119,28 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], world: WebWorld) -> None:
         self.world = world
         super().__init__(address, _Handler)
+        self._tls = world.tls.server_context() if world.tls else None
+
+    def get_request(self) -> tuple[Any, Any]:
+        """With TLS, the handshake (and its SNI callback) runs in the handler's thread, on first read."""
+        connection, address = super().get_request()
+        if self._tls is not None:
+            connection = self._tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
 
     def handle_error(self, request: object, client_address: object) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a crawler hanging up is no error
+        # A crawler hanging up is no error, nor a client refusing the certificate it was shown.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
 
 class WebWorld:
     """Virtual-hosted sites on a set of loopback addresses sharing one port."""
 
-    def __init__(self, addresses: Iterable[str] = ("127.0.0.2", "127.0.0.1")) -> None:
+    def __init__(self, addresses: Iterable[str] = ("127.0.0.2", "127.0.0.1"), *, tls: TestCA | None = None) -> None:
         self.addresses = tuple(addresses)
+        self.tls = tls  # serve HTTPS only, with certificates from this CA chosen by SNI
+        self.posted: list[bytes] = []  # bodies of POST requests, in order
         self.sites: dict[str, dict[str, Response]] = {}
         self._names: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -146,7 +168,7 @@ class WebWorld:
         return (address,) if address else ()
 
     def url(self, host: str, path: str = "/") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def hits(self, host: str, path: str | None = None) -> int:
         with self._lock:
@@ -160,6 +182,9 @@ class WebWorld:
         with self._lock:
             self.requests.clear()
             self.bytes_sent.clear()
+            self.posted.clear()
+        if self.tls:
+            self.tls.reset()
 
     def _count(self, host: str, path: str) -> None:
         with self._lock:

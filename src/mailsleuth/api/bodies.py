@@ -8,7 +8,6 @@ and the OpenAPI document is told about both encodings. Sizes are limited while r
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, TypeVar
@@ -20,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from mailsleuth.api.errors import field_errors
+from mailsleuth.api.jsonfields import MALFORMED, NOT_AN_OBJECT, read_json_fields
 from mailsleuth.service.errors import REQUIRED, FieldErrors, ServiceError
 from mailsleuth.service.inputs import UNSAFE_TEXT, unsafe
 from mailsleuth.service.uploads import MAX_UPLOAD_BYTES, Spool
@@ -51,9 +51,9 @@ def json_object(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        raise ServiceError("Malformed JSON body.") from None
+        raise ServiceError(MALFORMED) from None
     if not isinstance(data, dict):
-        raise ServiceError("The body must be a JSON object.")
+        raise ServiceError(NOT_AN_OBJECT)
     return data
 
 
@@ -112,8 +112,9 @@ OptionalInt = Annotated[int | None, BeforeValidator(blank_is_none)]
 async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fields:
     """The body's fields; the ones named in `files` become spools (from a text field or a file part).
 
-    The body goes to a spool (disk past 1 MB) as it arrives, and a urlencoded form is decoded from
-    there field by field, so a 100 MB file costs no more memory than a small one. Text is kept
+    The body goes to a spool (disk past 1 MB) as it arrives, and a urlencoded form or a JSON object
+    (`api.jsonfields`) is decoded from there field by field, so a 100 MB file costs no more memory
+    than a small one. Text is kept
     byte-exact (invalid UTF-8 survives as surrogates) so the upload reader can report a badly
     encoded file with its line instead of silently replacing characters.
     """
@@ -127,8 +128,7 @@ async def read_upload_fields(request: Request, *, files: tuple[str, ...]) -> Fie
                 body.write(chunk)
             body.file.seek(0)
             if content_type == "application/json" or _first_byte(body.file) == b"{":
-                text = io.TextIOWrapper(body.file, encoding="utf-8", errors="surrogateescape").read().strip()
-                fields = json_object(text)
+                fields = read_json_fields(body.file, files, max_value=MAX_FORM_VALUE)
             else:
                 fields = _form(body.file, files)
         finally:
@@ -181,7 +181,7 @@ def _form(file: IO[bytes], files: tuple[str, ...]) -> Fields:
             previous = fields.get(name)
             if isinstance(previous, Spool):
                 previous.close()
-            fields[name] = spool if not _blank(spool) else None
+            fields[name] = spool if not spool.is_blank() else None
             continue
         value = bytearray()
         for piece in value_chunks:
@@ -190,15 +190,6 @@ def _form(file: IO[bytes], files: tuple[str, ...]) -> Fields:
                 raise ServiceError("Ensure this field has no more than 65536 characters.", field=name or "body")
         fields[name] = value.decode("utf-8", errors="surrogateescape")
     return fields
-
-
-def _blank(spool: Spool) -> bool:
-    if spool.size > _READ:
-        return False
-    spool.file.seek(0)
-    blank = not spool.file.read().strip()
-    spool.file.seek(0)
-    return blank
 
 
 def _unquote(data: bytes) -> bytes:

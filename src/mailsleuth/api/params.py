@@ -18,22 +18,26 @@ MAX_ID = 2**63 - 1  # the largest row id SQLite and PostgreSQL BIGINT hold
 _ASCII_INT = re.compile(r"\s*\+?0*([0-9]{1,19})\s*", re.ASCII)
 
 
+def ascii_int(text: str) -> int | None:
+    """`text` as a natural number written in ASCII digits (at most 19 of them, leading zeros aside),
+    or None: the one reading of a number from a path, query or form, whose bounds the caller checks."""
+    match = _ASCII_INT.fullmatch(text)
+    return int(match.group(1)) if match is not None else None
+
+
 def parse_id(text: str) -> int | None:
     """`text` as a row id (ASCII digits, 1 ..= MAX_ID), or None when it cannot be one."""
-    match = _ASCII_INT.fullmatch(text)
-    if match is None:
-        return None
-    value = int(match.group(1))
-    return value if 0 < value <= MAX_ID else None
+    value = ascii_int(text)
+    return value if value is not None and 0 < value <= MAX_ID else None
 
 
 def _ascii_int(value: Any) -> Any:
     """Strings must be ASCII digits (what `int()` and pydantic agree on); numbers pass to the bounds."""
     if isinstance(value, str):
-        match = _ASCII_INT.fullmatch(value)
-        if match is None:
+        number = ascii_int(value)
+        if number is None:
             raise ValueError("Enter a whole number.")
-        return int(match.group(1))
+        return number
     return value
 
 
@@ -50,3 +54,5 @@ Offset = Annotated[int, BeforeValidator(_ascii_int), Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, BeforeValidator(_ascii_int), Query(ge=1, le=1000)]
 BodyInt = Annotated[_Bounded | None, BeforeValidator(_blank_or_ascii_int)]
 """An optional id or page number in a form or JSON body; blank counts as missing."""
+BodyIds = list[Annotated[_Bounded, BeforeValidator(_ascii_int)]] | None
+"""An optional list of ids in a JSON body."""

@@ -28,7 +28,6 @@ from protego import Protego
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from mailsleuth.config import Settings
-from mailsleuth.engine.dns import Resolver
 from mailsleuth.engine.domains import InvalidAddress, is_role, normalise_domain, parse_address
 from mailsleuth.engine.names import InvalidName, PersonName, is_first_name, parse_name
 from mailsleuth.engine.patterns import Convention, match_patterns
@@ -768,8 +767,7 @@ async def crawl_domain(
         raise ValueError("page_budget, max_page_bytes and timeout must be positive")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in user_agent):
         raise ValueError("user_agent must not contain control characters")
-    resolve = resolve or Resolver.from_settings(settings).addresses
-    egress = Egress(resolve, lambda ip: settings.allow_private_networks or is_public(ip))
+    egress = Egress.from_settings(settings, resolve, is_public)
     headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, identity", "Accept": "text/html,*/*;q=0.5"}
     # The crawler truncates bodies itself at max_page_bytes (decompressed); the transport's cap is
     # the backstop on raw bytes, so it sits well above what a truncated read can take.

@@ -126,9 +126,10 @@ class ResponseTooLarge(httpx.TransportError):
 
 
 @cache
-def _tls_context() -> ssl.SSLContext:
-    """Certificate verification with certifi's roots, built once: loading them costs ~0.1 s."""
-    return ssl.create_default_context(cafile=certifi.where())
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """Certificate verification with the CAs of ``ca_file`` (default: certifi's roots), built once
+    per file: loading them costs ~0.1 s."""
+    return ssl.create_default_context(cafile=ca_file or certifi.where())
 
 
 class _CappedStream(httpx.AsyncByteStream):
@@ -170,13 +171,13 @@ class EgressTransport(httpx.AsyncBaseTransport):
         *,
         max_response_bytes: int,
         deadline: float,
-        inner: httpx.AsyncBaseTransport | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._resolve = resolve
         self._allowed = allowed
         self._max_bytes = max_response_bytes
         self._deadline = deadline
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=0, verify=_tls_context(), trust_env=False)
+        self._inner = httpx.AsyncHTTPTransport(retries=0, verify=tls or tls_context(), trust_env=False)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -218,17 +219,23 @@ class Egress:
 
     resolve: Resolve
     allowed: Callable[[str], bool]
+    tls: ssl.SSLContext | None = None  # the CAs HTTPS certificates are checked against; None: certifi's
 
     @classmethod
-    def from_settings(cls, settings: Settings, resolve: Resolve | None = None) -> Egress:
-        """The configured DNS servers (or ``resolve``), public addresses only unless settings allow."""
+    def from_settings(
+        cls, settings: Settings, resolve: Resolve | None = None, is_public: Callable[[str], bool] = is_public_address
+    ) -> Egress:
+        """The configured DNS servers (or ``resolve``), public addresses only unless settings allow,
+        HTTPS checked against ``settings.egress_ca_file`` when one is set."""
         if resolve is None:
             resolve = Resolver.from_settings(settings).addresses
         allow = settings.allow_private_networks
-        return cls(resolve, lambda ip: allow or is_public_address(ip))
+        return cls(resolve, lambda ip: allow or is_public(ip), tls_context(settings.egress_ca_file))
 
     def transport(self, *, max_response_bytes: int, deadline: float) -> EgressTransport:
-        return EgressTransport(self.resolve, self.allowed, max_response_bytes=max_response_bytes, deadline=deadline)
+        return EgressTransport(
+            self.resolve, self.allowed, max_response_bytes=max_response_bytes, deadline=deadline, tls=self.tls
+        )
 
     def client(self, *, max_response_bytes: int, deadline: float, **options: Any) -> httpx.AsyncClient:
         """An httpx client whose every request (and redirect hop) goes through this egress.

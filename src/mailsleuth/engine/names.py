@@ -157,6 +157,11 @@ def _clean(text: str, *, allow_empty: bool = False) -> str:
     bad = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Zl", "Zp")), None)
     if bad is not None:
         raise InvalidName(f"name contains a control character {bad!r}")
+    # Half of a UTF-16 pair (from a JSON escape, or undecodable bytes kept as surrogates) is no
+    # character at all: refused here, before transliteration reads it as nothing, or as mojibake.
+    lone = next((ch for ch in text if unicodedata.category(ch) == "Cs"), None)
+    if lone is not None:
+        raise InvalidName(f"name contains a lone surrogate {lone!r}: it is not valid text")
     text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = " ".join(text.split())

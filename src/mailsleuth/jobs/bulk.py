@@ -81,6 +81,7 @@ CREDITS: Mapping[JobKind, CreditKind] = {
     JobKind.ENRICH: CreditKind.ENRICH,
 }
 INSERT_BATCH = 1000
+INSERT_BATCH_CHARS = 2_000_000  # and at most this much row text per insert: a wide file's rows are large
 COMPLETION_WAIT = 0.05  # seconds a slice run waits to complete more finished rows in one transaction
 
 
@@ -239,19 +240,21 @@ def _check_hours(field: str, hours: int | None) -> None:
 async def _store_rows(
     db: Database, job_id: int, kind: JobKind, rows: Iterable[Mapping[str, str]] | AsyncIterable[Mapping[str, str]]
 ) -> int:
-    """Insert the rows INSERT_BATCH at a time; returns how many there were."""
+    """Insert the rows INSERT_BATCH (or INSERT_BATCH_CHARS of text) at a time, so memory stays
+    bounded however wide the rows are; returns how many there were."""
     batch: list[tuple[dict[str, Any], str | None]] = []
-    stored = 0
+    stored = chars = 0
 
     async def flush() -> None:
-        nonlocal stored, batch
+        nonlocal stored, batch, chars
         await ledger.add_rows(db, job_id, stored, batch)
         stored += len(batch)
-        batch = []
+        batch, chars = [], 0
 
     async for row in _aiter(rows):
         batch.append((dict(row), _row_domain(kind, row)))
-        if len(batch) >= INSERT_BATCH:
+        chars += sum(len(key) + len(value) for key, value in row.items())
+        if len(batch) >= INSERT_BATCH or chars >= INSERT_BATCH_CHARS:
             await flush()
     await flush()
     return stored

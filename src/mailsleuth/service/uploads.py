@@ -75,7 +75,7 @@ class Spool:
     def text(self) -> io.TextIOWrapper:
         """The bytes from the start, decoded strictly as UTF-8 (BOM dropped), newlines left to csv."""
         self.file.seek(0)
-        raw = io.BufferedReader(_Unclosable(self.file))
+        raw = io.BufferedReader(Unclosable(self.file))
         return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
 
     def first_invalid_utf8(self) -> tuple[int, int]:
@@ -92,6 +92,15 @@ class Spool:
             carry = data[consumed:]
         return line, carry[0] if carry else 0
 
+    def is_blank(self) -> bool:
+        """Nothing but whitespace (a blank file field counts as not given); the file is left at 0."""
+        if self.size > 65536:
+            return False
+        self.file.seek(0)
+        blank = not self.file.read().strip()
+        self.file.seek(0)
+        return blank
+
     def close(self) -> None:
         self.file.close()
 
@@ -104,7 +113,7 @@ class Spool:
         return spool
 
 
-class _Unclosable(io.RawIOBase):
+class Unclosable(io.RawIOBase):
     """Lets a TextIOWrapper read the spool without closing it when the wrapper goes away."""
 
     def __init__(self, raw: IO[bytes]) -> None:

@@ -3,16 +3,15 @@
 Contacts are soft-deleted: a deleted contact disappears from every query but stays in the table, so
 "searching the same contact again is free unless it was deleted" can be decided (`find_existing_contact`
 ignores deleted rows, hence a new contact, hence a new charge reference).
-`ContactFilters` implements every VoilaNorbert `GET /contacts/` filter; `ContactFilters.from_params`
-parses them from query parameters, so the contacts route and `POST /lists/{id}` share one parser.
+`ContactFilters` implements every VoilaNorbert `GET /contacts/` filter (`api.contactquery` reads them
+from query parameters).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -37,11 +36,9 @@ from mailsleuth.store.records import (
     utcnow,
 )
 
-Params = Mapping[str, str] | Iterable[tuple[str, str]]
-
 MAX_PER_PAGE = 500
+MAX_OFFSET = 2**63 - 1  # what SQL's OFFSET (a BIGINT) can take
 OPERATORS = ("=", ">", "<", ">=", "<=")
-TRUE_VALUES = ("true", "1")
 ORDER_FIELDS: Mapping[str, Any] = {
     "id": m.Contact.id,
     "name": m.Contact.name,
@@ -72,8 +69,6 @@ TEXT_FIELDS: Mapping[str, int] = {
     "webhook": 2048,
 }
 UPDATABLE = frozenset(TEXT_FIELDS) | {"owner_id", "company_id", "score", "status", "searching", "evidence", "job_id"}
-_CREATED = re.compile(r"^\s*(>=|<=|>|<|=)?\s*(.+?)\s*$")
-_DATE = re.compile(r"^(\d{4})-?(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$")
 
 
 @dataclass(frozen=True)
@@ -101,112 +96,23 @@ class ContactFilters:
             raise InvalidFilter("order_by", f"must be one of {', '.join(ORDER_FIELDS)}, optionally prefixed by -")
         if self.page < 1:
             raise InvalidFilter("page", "must be 1 or more")
+        if (self.page - 1) * self.per_page > MAX_OFFSET:
+            raise InvalidFilter("page", "is past the last row there can be")
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             raise InvalidFilter("per_page", f"must be between 1 and {MAX_PER_PAGE}")
         for operator, moment in self.created:
             if operator not in OPERATORS or moment.tzinfo is None:
                 raise InvalidFilter("created", "needs an operator (= > < >= <=) and a timezone-aware moment")
 
-    @classmethod
-    def from_params(cls, params: Params) -> ContactFilters:
-        """Parse VoilaNorbert query parameters (repeated keys allowed). Raises InvalidFilter.
 
-        `found` and `history` follow the spec: "true" or "1" restrict, anything else means all.
-        `created` takes ms timestamps or dates ("2016-04-01 10:00"), each optionally prefixed by an
-        operator (repeat the parameter for a range); see `_created` for the precision rule.
-        """
-        values: dict[str, list[str]] = {}
-        for key, value in params.items() if isinstance(params, Mapping) else params:
-            if value is not None and str(value).strip() != "":
-                values.setdefault(key.removesuffix("[]"), []).append(str(value))
-
-        def last(key: str) -> str | None:
-            return _text(key, values[key][-1]) if key in values else None
-
-        status = last("status")
-        if status is not None and status.upper() not in ContactStatus.__members__:
-            raise InvalidFilter("status", "must be LEAD, CONTACTED, WON or LOST")
-        return cls(
-            ids=_integers("ids", values.get("ids")),
-            query=last("query"),
-            name=last("name"),
-            email=last("email"),
-            company=last("company"),
-            domain=(last("domain") or "").lower() or None,
-            status=ContactStatus(status.upper()) if status else None,
-            verdict=(last("verdict") or "").lower() or None,
-            found=True if (last("found") or "").lower() in TRUE_VALUES else None,
-            history=True if (last("history") or "").lower() in TRUE_VALUES else None,
-            lists=_integers("lists", values.get("lists")),
-            created=[bound for value in values.get("created", []) for bound in _created(value)],
-            order_by=last("order_by") or "-created",
-            page=_integer("page", last("page") or "1"),
-            per_page=_integer("per_page", last("per_page") or last("limit") or "50"),
-        )
-
-
-def _text(field: str, value: str) -> str:
+def filter_text(field: str, value: str) -> str:
+    """A text filter, stripped; control characters and more than 1000 characters are refused."""
     value = value.strip()
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise InvalidFilter(field, "must not contain control characters")
     if len(value) > 1000:
         raise InvalidFilter(field, "is too long")
     return value
-
-
-def _integer(field: str, value: str) -> int:
-    try:
-        number = int(value.strip()) if value.strip().isascii() else None
-    except ValueError:
-        number = None
-    if number is None or not 0 <= number < 2**63:  # ids: what a BIGINT column can hold
-        raise InvalidFilter(field, "must be an integer")
-    return number
-
-
-def _integers(field: str, values: list[str] | None) -> list[int] | None:
-    if values is None:
-        return None
-    return [_integer(field, part) for value in values for part in value.split(",") if part.strip()]
-
-
-def _created(value: str) -> list[tuple[str, datetime]]:
-    """A created filter as bounds on created_at.
-
-    The value names an interval as wide as its precision (a ms timestamp is one millisecond, a date one
-    day, "10:00" one minute), so `=` and `<=` also match contacts whose stored time has finer digits
-    than what the API showed.
-    """
-    match = _CREATED.match(value)
-    if match is None:
-        raise InvalidFilter("created", "must be a date or ms timestamp, optionally prefixed by = > < >= <=")
-    operator, raw = match.group(1) or "=", match.group(2)
-    try:
-        start, width = _moment(raw)
-    except (ValueError, OverflowError):
-        raise InvalidFilter("created", f"not a date or ms timestamp: {raw!r}") from None
-    end = start + width
-    return {
-        "=": [(">=", start), ("<", end)],
-        ">": [(">=", end)],
-        ">=": [(">=", start)],
-        "<": [("<", start)],
-        "<=": [("<", end)],
-    }[operator]
-
-
-def _moment(raw: str) -> tuple[datetime, timedelta]:
-    if raw.isdigit():
-        return datetime.fromtimestamp(int(raw) / 1000, timezone.utc), timedelta(milliseconds=1)
-    date = _DATE.match(raw)
-    if date is not None:
-        year, month, day, hour, minute, second = (int(part or 0) for part in date.groups())
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-        if date.group(4) is None:
-            return moment, timedelta(days=1)
-        return moment, timedelta(seconds=1) if date.group(6) is not None else timedelta(minutes=1)
-    moment = datetime.fromisoformat(raw)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)), timedelta(microseconds=1)
 
 
 def _like(value: str) -> str:
@@ -624,7 +530,7 @@ async def query_lists(
     )
     where = [m.ContactList.org_id == org_id]
     if name:
-        where.append(_contains(m.ContactList.name, _text("name", name)))
+        where.append(_contains(m.ContactList.name, filter_text("name", name)))
     async with db.read() as session:
         return await _list_records(session, *where, order=[column.desc() if order_by.startswith("-") else column])
 

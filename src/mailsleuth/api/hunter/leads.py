@@ -16,7 +16,7 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from mailsleuth import store
-from mailsleuth.api.params import PathId
+from mailsleuth.api.params import PathId, parse_id
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import read_fields, validate
 from mailsleuth.api.hunter import shapes
@@ -148,9 +148,10 @@ def _filters(request: Request) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     list_id = params.get("leads_list_id") or params.get("lead_list_id")
     if list_id:
-        if not list_id.isdigit() or len(list_id) > 18:
+        number = parse_id(list_id)
+        if number is None:
             raise ServiceError("must be a number", field="leads_list_id")
-        filters["lists"] = [int(list_id)]
+        filters["lists"] = [number]
     name = " ".join(part for part in (params.get("first_name"), params.get("last_name")) if part)
     for key, value in (("email", params.get("email")), ("company", params.get("company")),
                        ("query", params.get("query")), ("name", name)):

@@ -9,6 +9,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailsleuth.api.bodies import OptionalInt, OptionalText, Text
+from mailsleuth.api.params import BodyIds, BodyInt
 
 T = TypeVar("T")
 
@@ -281,8 +282,8 @@ class LeadFields(BaseModel):
     phone_number: OptionalText = None
     twitter: OptionalText = None
     notes: OptionalText = None
-    leads_list_id: OptionalInt = None
-    leads_list_ids: list[int] | None = None
+    leads_list_id: BodyInt = None
+    leads_list_ids: BodyIds = None
     custom_attributes: dict[str, str | None] | None = None
 
 
@@ -290,4 +291,4 @@ class ListFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: Text
-    team_id: OptionalInt = None
+    team_id: BodyInt = None

@@ -22,6 +22,7 @@ from mailsleuth.engine import patterns
 from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, parse_address
 
 from mailsleuth import store
+from mailsleuth.api.contactquery import contact_filters
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.services import settle
 from mailsleuth.api.bodies import OptionalText, Text, body_doc, parse_body
@@ -36,7 +37,6 @@ from mailsleuth.service.verification import get_verification as find_verificatio
 from mailsleuth.service.verification import start_verification
 from mailsleuth.store import (
     Contact,
-    ContactFilters,
     CreditKind,
     JobStatus,
     Principal,
@@ -202,7 +202,7 @@ async def domain_patterns(domain: str, request: Request, principal: Caller) -> d
 
 @router.get("/contacts", summary="List contacts (the VoilaNorbert filters)")
 async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
-    filters = ContactFilters.from_params(request.query_params.multi_items())
+    filters = contact_filters(request.query_params.multi_items())
     page = await store.query_contacts(services(request).db, principal.org_id, filters)
     return {
         "total": page.total,

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from mailsleuth.service import crawling, intelligence
 
 from mailsleuth import store
+from mailsleuth.api.contactquery import contact_filters
 from mailsleuth.api.auth import guard, presented_key, services
 from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required, validate
 from mailsleuth.api.params import BodyInt, PathId
@@ -26,7 +27,7 @@ from mailsleuth.api.responses import FastJSON
 from mailsleuth.service import companies, search
 from mailsleuth.service.errors import NotFound
 from mailsleuth.jobs.runtime import Runtime
-from mailsleuth.store import Balance, Contact, ContactFilters, ContactList, CreditKind, Principal, Search, User, to_ms
+from mailsleuth.store import Balance, Contact, ContactList, CreditKind, Principal, Search, User, to_ms
 
 router = DIALECT.router(prefix=PREFIX, tags=["VoilaNorbert"])
 
@@ -224,7 +225,7 @@ def page_json(page: store.ContactPage) -> dict[str, Any]:
 async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
     """Filters: ids, query, name, email, company, status, found, history, lists, created (with
     `> < >= <=`), order_by (`-` for descending), page."""
-    filters = ContactFilters.from_params(request.query_params.multi_items())
+    filters = contact_filters(request.query_params.multi_items())
     return page_json(await store.query_contacts(services(request).db, principal.org_id, filters))
 
 
@@ -301,7 +302,7 @@ async def delete_list(list_id: PathId, request: Request, principal: Caller) -> d
 async def add_to_list(list_id: PathId, request: Request, principal: Caller) -> dict[str, Any]:
     """Takes the `GET /contacts/` filters, in the body or the query string (none: every contact)."""
     params = [*request.query_params.multi_items(), *_as_params(await read_fields(request))]
-    filters = ContactFilters.from_params(params)
+    filters = contact_filters(params)
     item = await store.add_matching_to_list(
         services(request).db, principal.org_id, list_id, filters, actor_id=principal.user_id
     )
