@@ -7,6 +7,11 @@ constant parameters and its columns' result processors (SQLAlchemy's own, so tim
 timezone-aware and JSON decoded exactly as the ORM returns them), then run on one read-only sqlite3
 connection in the calling thread. Under WAL a reader never waits for the writer, and a single
 statement is its own consistent snapshot.
+
+Answers are remembered until the database changes: `PRAGMA data_version` (a few microseconds)
+moves whenever any other connection, of this process or another, commits, and then every remembered
+answer is forgotten. A client polling a finished job costs no query at all while nothing is written.
+The driver's raw values are kept, not the processed row, so no caller can alter a remembered answer.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, Select
 
 Processor = Callable[[Any], Any] | None
+CACHED_ANSWERS = 4096  # remembered look-ups between two changes of the database (then forgotten)
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class Lookups:
         self._engine = engine
         self._connection: sqlite3.Connection | None = None
         self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
+        self._answers: dict[tuple[int, tuple[Any, ...]], tuple[Any, ...] | None] = {}
+        self._version: int | None = None
 
     def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
         """The first row of `statement` with `params` bound, or None."""
@@ -46,13 +55,26 @@ class Lookups:
         values = list(prepared.template)
         for position, name in prepared.slots:
             values[position] = params[name]
-        found = self._driver().execute(prepared.sql, values).fetchone()
+        found = self._answer(prepared, values)
         if found is None:
             return None
         return prepared.row._make(
             [value if process is None or value is None else process(value)
              for process, value in zip(prepared.processors, found)]
         )
+
+    def _answer(self, prepared: _Prepared, values: list[Any]) -> tuple[Any, ...] | None:
+        """The driver's row for `values`, remembered while the database's data_version holds."""
+        connection = self._driver()
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version or len(self._answers) >= CACHED_ANSWERS:
+            self._answers.clear()
+            self._version = version
+        key = (id(prepared), tuple(values))
+        found = self._answers.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._answers[key] = connection.execute(prepared.sql, values).fetchone()
+        return found  # type: ignore[return-value]
 
     def close(self) -> None:
         if self._connection is not None:
