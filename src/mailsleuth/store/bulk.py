@@ -1089,3 +1089,23 @@ async def lease_holder(db: Database, name: str) -> str | None:
     async with db.read() as session:
         row = await session.get(m.Lease, name)
         return row.owner if row is not None and row.expires_at > utcnow() else None
+
+
+async def waiting_slices(db: Database, *, limit: int = 100) -> list[tuple[int, int]]:
+    """Announced slices of active jobs that no live lease holds and whose rows are due: what a worker
+    listening to the ledger itself (the embedded doorbell) runs next, oldest job first. Read only."""
+    now = utcnow()
+    query = (
+        select(m.JobSlice.job_id, m.JobSlice.number)
+        .join(m.Job, m.Job.id == m.JobSlice.job_id)
+        .where(
+            m.Job.status.in_(ACTIVE),
+            m.JobSlice.status == "SENT",
+            or_(m.JobSlice.lease_expires_at.is_(None), m.JobSlice.lease_expires_at <= now),
+            or_(m.JobSlice.due_at.is_(None), m.JobSlice.due_at <= now),
+        )
+        .order_by(m.JobSlice.job_id, m.JobSlice.number)
+        .limit(limit)
+    )
+    async with db.read() as session:
+        return [(job_id, number) for job_id, number in await session.execute(query)]
