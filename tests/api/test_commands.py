@@ -119,6 +119,14 @@ def _children(url: str, pattern: str) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()[:1] != "Z"
+
+
 def _store(url: str, work):  # type: ignore[no-untyped-def]
     async def run():  # type: ignore[no-untyped-def]
         db = store.Database(url)
@@ -157,6 +165,7 @@ def test_serve_runs_bulk_jobs_in_its_worker_process_and_a_killed_worker_loses_no
                           timeout=120)
         after = _store(database, lambda db: store.balance(db, org.id, CreditKind.VERIFY))
     assert len(replaced) == 1
+    wait_until(lambda: not _alive(replaced[0]), timeout=30)  # serve stopped: its worker stops with it
     assert (done["entries"], done["treated"], done["deliverables"], done["bounces"]) == (120, 120, 60, 60)
     assert before - after == 120  # each row charged once, the killed worker's rows included
 

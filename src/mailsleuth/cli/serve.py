@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -84,7 +85,7 @@ class EmbeddedWorker:
         with self._lock:
             if not self._stopping.is_set():
                 command = [sys.executable, "-m", "mailsleuth", "worker", "--broker-url", self._broker_url]
-                self._process = subprocess.Popen(command, env=self._environment)
+                self._process = subprocess.Popen(command, env=self._environment, preexec_fn=_stop_with_parent)
 
     def _keep_running(self) -> None:
         while not self._stopping.is_set():
@@ -106,6 +107,16 @@ class EmbeddedWorker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _stop_with_parent() -> None:
+    """In the worker child, before it runs: SIGTERM it when serve dies, however serve dies (uvicorn
+    ends by re-raising the signal that stopped it, so serve's own clean-up may never run)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def serve(
