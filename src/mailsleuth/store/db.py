@@ -5,22 +5,26 @@ readers never block the writer, foreign keys on, a busy timeout, `BEGIN IMMEDIAT
 transaction takes the write lock up front instead of failing half-way, and exactly one writer: an
 asyncio lock plus a one-connection write engine. Reads use a separate pool of read-only connections,
 and point reads of one row (`read_one`, what polling clients hit) a synchronous read-only connection
-in the calling thread. PostgreSQL needs none of that and gets one ordinary engine.
+in the calling thread. A busy process's batch writes (`write_at_once`, what bulk workers claim and
+complete rows with) run whole in a thread on a synchronous writer connection: SQLite's write lock,
+which every process shares, is then held only while statements run, never while the event loop
+attends to other work between two statements. PostgreSQL needs none of that and gets one ordinary engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -32,6 +36,7 @@ ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 BUSY_TIMEOUT_MS = 10_000
 READ_POOL_SIZE = 4
 MIGRATION_LOCK = 0x6D61696C736C7468  # PostgreSQL advisory lock key held while migrating ("mailslth")
+T = TypeVar("T")
 
 
 def database_location(url: str) -> str:
@@ -59,9 +64,12 @@ class Database:
                 _create_private(Path(database))
             self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
             self._reader = create_async_engine(url, echo=echo, pool_size=READ_POOL_SIZE, max_overflow=0)
-            lookups = create_engine(
-                parsed.set(drivername="sqlite+pysqlite"), poolclass=NullPool, connect_args={"check_same_thread": False}
+            synchronous = parsed.set(drivername="sqlite+pysqlite")
+            lookups = create_engine(synchronous, poolclass=NullPool, connect_args={"check_same_thread": False})
+            self._batch_writer: Engine | None = create_engine(
+                synchronous, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
             )
+            _configure_sqlite(self._batch_writer, begin="BEGIN IMMEDIATE", read_only=False)
             _configure_sqlite(self._writer.sync_engine, begin="BEGIN IMMEDIATE", read_only=False)
             _configure_sqlite(self._reader.sync_engine, begin="BEGIN", read_only=True)
             _configure_sqlite(lookups, begin=None, read_only=True)
@@ -69,6 +77,7 @@ class Database:
         else:
             self._writer = self._reader = create_async_engine(url, echo=echo, pool_pre_ping=True)
             self._lookups = None
+            self._batch_writer = None
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -94,6 +103,23 @@ class Database:
             return
         async with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
+
+    async def write_at_once(self, work: Callable[[Session], T]) -> T:
+        """Run `work` (synchronous statements on a Session) as one write transaction, committed when
+        it returns. On SQLite the whole transaction runs in a thread, so the write lock is held for
+        the statements' time only, however busy this process's event loop is; on PostgreSQL it runs
+        on the async session (`run_sync`)."""
+        if self._batch_writer is None:
+            async with self.write() as session:
+                return await session.run_sync(work)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await asyncio.to_thread(self._write_now, work)
+
+    def _write_now(self, work: Callable[[Session], T]) -> T:
+        assert self._batch_writer is not None
+        with Session(self._batch_writer, expire_on_commit=False) as session, session.begin():
+            return work(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -127,6 +153,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self._writer.dispose()
+        if self._batch_writer is not None:
+            self._batch_writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
         if self._lookups is not None:
