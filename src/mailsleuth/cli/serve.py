@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
@@ -72,6 +73,7 @@ class EmbeddedWorker:
     def __init__(self, environment: dict[str, str], broker_url: str) -> None:
         self._environment = {**os.environ, **environment}
         self._broker_url = broker_url
+        self._before_start = _stop_with_parent()
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -85,7 +87,7 @@ class EmbeddedWorker:
         with self._lock:
             if not self._stopping.is_set():
                 command = [sys.executable, "-m", "mailsleuth", "worker", "--broker-url", self._broker_url]
-                self._process = subprocess.Popen(command, env=self._environment, preexec_fn=_stop_with_parent)
+                self._process = subprocess.Popen(command, env=self._environment, preexec_fn=self._before_start)
 
     def _keep_running(self) -> None:
         while not self._stopping.is_set():
@@ -109,14 +111,17 @@ class EmbeddedWorker:
                 process.wait()
 
 
-def _stop_with_parent() -> None:
-    """In the worker child, before it runs: SIGTERM it when serve dies, however serve dies (uvicorn
-    ends by re-raising the signal that stopped it, so serve's own clean-up may never run)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _stop_with_parent() -> Callable[[], None] | None:
+    """What the worker child runs before it starts: ask Linux to SIGTERM it when serve dies, however
+    serve dies (uvicorn ends by re-raising the signal that stopped it, so serve's own clean-up may
+    never run). Resolved here, in the parent, so the forked child only makes the call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def serve(
