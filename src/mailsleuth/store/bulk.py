@@ -27,7 +27,7 @@ from mailsleuth.store.accounts import ChargeResult
 from mailsleuth.store.contacts import name_key
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import NotFound
-from mailsleuth.store.events import event, list_events, outcome_detail, record, record_now
+from mailsleuth.store.events import event, list_events, outcome_detail, record_now
 from mailsleuth.store.records import CreditKind, EventKind, JobStatus, RowStatus, utcnow
 
 BULK_KINDS = ("find_file", "find_batch", "verify", "enrich")
