@@ -1,14 +1,15 @@
 """Engines, sessions and migrations.
 
 SQLite (the embedded default) gets the settings that make it a dependable server database: WAL so
-readers never block the writer, foreign keys on, a busy timeout, `BEGIN IMMEDIATE` so a write
-transaction takes the write lock up front instead of failing half-way, and exactly one writer: an
-asyncio lock plus a lock file between processes, and statements run inline (`mailsleuth.store.inline`). Reads use a separate pool of read-only connections,
-and point reads of one row (`read_one`, what polling clients hit) a synchronous read-only connection
-in the calling thread. A busy process's batch writes (`write_at_once`, what bulk workers claim and
-complete rows with) run whole in a thread on a synchronous writer connection: SQLite's write lock,
-which every process shares, is then held only while statements run, never while the event loop
-attends to other work between two statements. PostgreSQL needs none of that and gets one ordinary engine.
+readers never block the writer, foreign keys on, `BEGIN IMMEDIATE` so a write transaction takes the
+write lock up front instead of failing half-way, and exactly one writer: an asyncio lock in each
+process, a lock file between processes (`mailsleuth.store.writerlock`). SQLite's write lock, which
+every process shares, must be held only while statements run, never while an event loop attends to
+other work between two of them: a request's write runs its statements inline on the loop
+(`mailsleuth.store.inline`), and batch writes (`write_at_once`: bulk claims, completions, row
+inserts) run whole in a thread on a synchronous connection. Reads use a separate pool of read-only
+connections, and point reads of one row (`read_one`, what polling clients hit) a synchronous
+read-only connection in the calling thread. PostgreSQL needs none of that and gets one ordinary engine.
 """
 
 from __future__ import annotations
