@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.jobs import bulk
 from mailsleuth.jobs.bulk import JobKind
 from mailsleuth.jobs.doorbell import LedgerBroker
@@ -37,7 +38,8 @@ async def test_a_worker_on_the_ledger_doorbell_runs_the_api_processes_slices(
         "PYTHONPATH": str(ROOT / "src"),
     }
     db = Database(sqlite_url)
-    api = Runtime(mail_world.settings(broker_url="ledger://", database_url=sqlite_url), db, tuning=TUNING)
+    api = Runtime(mail_world.settings(broker_url="ledger://", database_url=sqlite_url), db, tuning=TUNING,
+                  notices=DIALECTS.notices())
     api.start()
     try:
         who = await make_principal(db, "doorbell-org")
