@@ -196,7 +196,13 @@ async def test_a_new_database_and_its_wal_are_private(tmp_path: Path) -> None:
         await db.dispose()
     finally:
         os.umask(previous)
-    assert modes == {"private.db": 0o600, "private.db-wal": 0o600, "private.db-shm": 0o600}
+    assert modes == {
+        "private.db": 0o600,
+        "private.db-wal": 0o600,
+        "private.db-shm": 0o600,
+        "private.db-writer": 0o600,  # the lock files writers of every process take turns on
+        "private.db-writer-intent": 0o600,
+    }
 
 
 @pytest.mark.skipif(not postgres.SERVER_URL, reason="needs MAILSLEUTH_TEST_POSTGRES_URL")

@@ -12,6 +12,7 @@ from mailsleuth.api.auth import RateLimitHeaders
 from mailsleuth.api.bodylimit import BodyLimit
 from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.api.failsafe import Failsafe
+from mailsleuth.api.polls import PollRoutes
 from mailsleuth.api.native.routes import BODY_ALLOWANCE as PEOPLE_IMPORT_BODY
 from mailsleuth.api.voilanorbert.bulk import BODY_ALLOWANCE as UPLOAD_BODY
 from mailsleuth.api.docs import mount_docs
@@ -73,6 +74,7 @@ def create_app(
     mount_docs(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, allowances=(UPLOAD_BODY, PEOPLE_IMPORT_BODY))
+    app.add_middleware(PollRoutes)  # polled GETs answered here, above the rest of the stack
     app.add_middleware(Failsafe)  # added last: the outermost of ours, inside Starlette's server-error one
     DIALECTS.mount(app)
     app.include_router(web.router)

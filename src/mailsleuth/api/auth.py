@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from fastapi import Request, Security
 from fastapi.openapi.models import SecurityBase as SchemeModel
@@ -76,10 +77,42 @@ def report_rate(request: Request, dialect: Dialect, decision: RateDecision) -> N
     request.scope.setdefault("state", {})[_STATE_KEY] = rate_headers(dialect, decision, time.time())
 
 
-def guard(
-    dialect: Dialect, quota: Quota, *, refuse: Callable[[], ServiceError] | None = None
-) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: authenticate the caller for `dialect`, then count the request in `quota`.
+async def admit(
+    request: Request,
+    dialect: Dialect,
+    quota: Quota,
+    key: str | None,
+    *,
+    refuse: Callable[[], ServiceError] | None = None,
+) -> Principal:
+    """Authenticate the caller's `key` for `dialect`, then count the request in `quota`; raises the
+    dialect's refusal. What every guarded route runs, whether FastAPI or `api.polls` calls it."""
+    svc = services(request)
+    principal = await svc.keys.authenticate(svc.db, key) if key else None
+    identity = f"key:{principal.key_id}" if principal else f"ip:{request.client.host if request.client else '?'}"
+    decision = await svc.limiter.hit(identity, quota)
+    report_rate(request, dialect, decision)
+    if not decision.allowed:
+        raise RateLimited(decision.describe())
+    if principal is None:
+        raise refuse() if refuse else Unauthorized(
+            dialect.missing_key if key is None and dialect.missing_key else dialect.unauthorized
+        )
+    return principal
+
+
+class Guard(Protocol):
+    """A route's dependency that authenticates and counts; `api.polls` calls `check` without FastAPI."""
+
+    dialect: Dialect
+
+    def __call__(self, request: Request, key: str | None = ...) -> Awaitable[Principal]: ...
+
+    def check(self, request: Request) -> Awaitable[Principal]: ...
+
+
+def guard(dialect: Dialect, quota: Quota, *, refuse: Callable[[], ServiceError] | None = None) -> Guard:
+    """A dependency: `admit` the caller for `dialect` and `quota`.
 
     `refuse` builds the answer to a missing or wrong key where a document says other than 401.
     """
@@ -87,20 +120,20 @@ def guard(
 
     # a default, not Annotated: this module's annotations are strings, and `carried` is a local
     async def dependency(request: Request, key: str | None = Security(carried)) -> Principal:
-        svc = services(request)
-        principal = await svc.keys.authenticate(svc.db, key) if key else None
-        identity = f"key:{principal.key_id}" if principal else f"ip:{request.client.host if request.client else '?'}"
-        decision = await svc.limiter.hit(identity, quota)
-        report_rate(request, dialect, decision)
-        if not decision.allowed:
-            raise RateLimited(decision.describe())
-        if principal is None:
-            raise refuse() if refuse else Unauthorized(
-                dialect.missing_key if key is None and dialect.missing_key else dialect.unauthorized
-            )
-        return principal
+        return await admit(request, dialect, quota, key, refuse=refuse)
 
-    return dependency
+    async def check(request: Request) -> Principal:
+        return await admit(request, dialect, quota, presented_key(dialect, request), refuse=refuse)
+
+    dependency.dialect = dialect  # type: ignore[attr-defined]
+    dependency.check = check  # type: ignore[attr-defined]
+    return dependency  # type: ignore[return-value]
+
+
+def reported_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The X-RateLimit-* headers `report_rate` left in the request's scope, as raw header pairs."""
+    extra = scope.get("state", {}).get(_STATE_KEY)
+    return [(k.lower().encode(), v.encode()) for k, v in extra.items()] if extra else []
 
 
 class RateLimitHeaders:
@@ -119,11 +152,9 @@ class RateLimitHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                extra = scope.get("state", {}).get(_STATE_KEY)
+                extra = reported_headers(scope)
                 if extra:
-                    headers = list(message.get("headers", []))
-                    headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
-                    message["headers"] = headers
+                    message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -82,7 +82,7 @@ CREDITS: Mapping[JobKind, CreditKind] = {
 }
 INSERT_BATCH = 1000
 INSERT_BATCH_CHARS = 2_000_000  # and at most this much row text per insert: a wide file's rows are large
-COMPLETION_WAIT = 0.05  # seconds a slice run waits to complete more finished rows in one transaction
+COMPLETION_WAIT = 0.5  # seconds a slice run gathers finished rows for one transaction (few, short commits)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ The database is the ledger, so a message carries only ids and losing one costs a
     ""           taskiq.InMemoryBroker: slices run as tasks of this process (the embedded default)
     redis://...  taskiq-redis Redis Streams (acknowledged after the task ran)
     amqp://...   taskiq-aio-pika RabbitMQ (acknowledged after the task ran)
+    ledger://    no broker: workers poll the ledger (`mailsleuth.jobs.doorbell`, what `serve` embeds)
 Each process that leases work has an owner identity "host:pid:nonce", so a restarted process can
 tell the leases of its dead predecessor from those of live workers elsewhere.
 """
@@ -24,8 +25,9 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
 
-from mailsleuth.jobs import bulk
+from mailsleuth.jobs import bulk, doorbell
 from mailsleuth.jobs.bulk import Tuning
+from mailsleuth.store import Database
 
 if TYPE_CHECKING:
     from mailsleuth.jobs.runtime import Runtime
@@ -40,11 +42,16 @@ STREAM_MAXLEN = 100_000  # Redis Streams keeps acknowledged messages: trim the o
 _live_owners: set[str] = set()  # owners of queues open in this process
 
 
-def make_broker(url: str) -> AsyncBroker:
-    """The broker for a URL; the optional brokers are imported only when their URL is used."""
+def make_broker(url: str, db: Database | None = None) -> AsyncBroker:
+    """The broker for a URL (`ledger://` listens to `db`); the optional brokers are imported only
+    when their URL is used."""
     if not url:
         return InMemoryBroker(max_async_tasks=IN_PROCESS_TASKS, max_stored_results=1)
     scheme = urlsplit(url).scheme.lower()
+    if scheme == doorbell.SCHEME:
+        if db is None:
+            raise ValueError("the ledger:// doorbell needs the database it listens to")
+        return doorbell.LedgerBroker(db, SLICE_TASK)
     if scheme in ("redis", "rediss", "unix"):
         from taskiq_redis import RedisStreamBroker
 
@@ -57,7 +64,9 @@ def make_broker(url: str) -> AsyncBroker:
         from taskiq_aio_pika import AioPikaBroker
 
         return AioPikaBroker(url, queue_name=QUEUE_NAME)
-    raise ValueError(f"unsupported broker URL scheme {scheme!r}: use redis://, rediss://, amqp:// or leave it empty")
+    raise ValueError(
+        f"unsupported broker URL scheme {scheme!r}: use redis://, rediss://, amqp://, ledger:// or leave it empty"
+    )
 
 
 def new_owner() -> str:
@@ -89,7 +98,7 @@ class JobQueue:
     def __init__(self, runtime: Runtime, *, tuning: Tuning | None = None) -> None:
         self.runtime = runtime
         self.tuning = tuning or Tuning()
-        self.broker = make_broker(runtime.settings.broker_url)
+        self.broker = make_broker(runtime.settings.broker_url, runtime.db)
         self.owner = new_owner()
         self.in_process = isinstance(self.broker, InMemoryBroker)
         self._startup: asyncio.Future[None] | None = None

@@ -20,13 +20,14 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from mailsleuth.store import models as m
 from mailsleuth.store.accounts import ChargeResult
 from mailsleuth.store.contacts import name_key
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import NotFound
-from mailsleuth.store.events import event, list_events, outcome_detail, record
+from mailsleuth.store.events import event, list_events, outcome_detail, record_now
 from mailsleuth.store.records import CreditKind, EventKind, JobStatus, RowStatus, utcnow
 
 BULK_KINDS = ("find_file", "find_batch", "verify", "enrich")
@@ -247,7 +248,8 @@ async def create_job(
 async def add_rows(
     db: Database, job_id: int, first_position: int, rows: Sequence[tuple[dict[str, Any], str | None]]
 ) -> None:
-    """Insert (input, domain) rows at consecutive positions, in one short transaction."""
+    """Insert (input, domain) rows at consecutive positions, in one short transaction (run whole in a
+    thread on SQLite: a thousand rows would hold up the event loop that answers requests)."""
     if not rows:
         return
     now = utcnow()
@@ -263,8 +265,7 @@ async def add_rows(
         }
         for offset, (row_input, domain) in enumerate(rows)
     ]
-    async with db.write() as session:
-        await session.execute(insert(m.JobRow), values)
+    await db.write_at_once(lambda session: session.execute(insert(m.JobRow), values))
 
 
 async def seal_job(
@@ -472,24 +473,26 @@ async def claim_rows(
     """
     now = now or utcnow()
     expires = now + timedelta(seconds=lease_seconds)
-    async with db.write() as session:
-        job = await session.get(m.Job, job_id)
-        part = await session.get(m.JobSlice, (job_id, number))
+    for_update = not db.is_sqlite
+
+    def claim(session: Session) -> list[ClaimedRow]:
+        job = session.get(m.Job, job_id)
+        part = session.get(m.JobSlice, (job_id, number))
         if job is None or part is None or job.status not in ACTIVE or part.lease_owner != owner:
             return []
-        remaining = await session.scalar(
+        remaining = session.scalar(
             select(m.CreditBalance.remaining).where(
                 m.CreditBalance.org_id == job.org_id, m.CreditBalance.kind == credit_kind.value
             )
         )
         if not remaining:
-            await session.execute(
+            session.execute(
                 update(m.Job)
                 .where(m.Job.id == job_id, m.Job.status.in_(ACTIVE))
                 .values(status=JobStatus.PAUSED.value, error="insufficient credits")
             )
             return []
-        limit = min(limit, int(remaining))  # never start more rows than can be paid for
+        payable = min(limit, int(remaining))  # never start more rows than can be paid for
         first, end = _slice_of(job, number)
         query = (
             select(m.JobRow.id, m.JobRow.position, m.JobRow.input, m.JobRow.attempts)
@@ -506,13 +509,13 @@ async def claim_rows(
                 ),
             )
             .order_by(m.JobRow.position)
-            .limit(limit)
+            .limit(payable)
         )
-        if not db.is_sqlite:
+        if for_update:
             query = query.with_for_update(skip_locked=True)
-        rows = (await session.execute(query)).all()
+        rows = session.execute(query).all()
         if rows:
-            await session.execute(
+            session.execute(
                 update(m.JobRow),
                 [
                     {
@@ -530,6 +533,8 @@ async def claim_rows(
         part.lease_expires_at = expires
         return [ClaimedRow(row.position, dict(row.input or {}), row.attempts + 1) for row in rows]
 
+    return await db.write_at_once(claim)
+
 
 async def complete_rows(
     db: Database, job_id: int, owner: str, outcomes: Sequence[RowOutcome], *, credit_kind: CreditKind
@@ -541,13 +546,14 @@ async def complete_rows(
     fails with "insufficient credits" (the address is withheld, as for single searches).
     """
     now = utcnow()
-    async with db.write() as session:
-        job = await session.get(m.Job, job_id)
+
+    def complete(session: Session) -> Completed:
+        job = session.get(m.Job, job_id)
         if job is None:
             return Completed(0, 0, len(outcomes), 0)
         by_position = {o.position: o for o in outcomes}
         leased = (
-            await session.execute(
+            session.execute(
                 select(m.JobRow.id, m.JobRow.position)
                 .where(
                     m.JobRow.job_id == job_id,
@@ -566,7 +572,7 @@ async def complete_rows(
             for row, outcome in finals
             if outcome.state is RowState.DONE and outcome.contact is not None
         }
-        contacts = await _contacts_for(session, job, found)
+        contacts = _contacts_for(session, job, found)
         references = {
             row.position: f"contact:{contacts[row.position]}"
             if row.position in contacts
@@ -574,7 +580,7 @@ async def complete_rows(
             for row, outcome in finals
             if outcome.state is RowState.DONE and (outcome.charge or row.position in contacts)
         }
-        paid = await _charge_batch(session, job.org_id, credit_kind, list(references.values()))
+        paid = _charge_batch(session, job.org_id, credit_kind, list(references.values()))
 
         updates: list[dict[str, Any]] = []
         filled: dict[int, dict[str, Any]] = {}  # contact id -> its new address and grade
@@ -625,18 +631,20 @@ async def complete_rows(
             counts["bounces"] += verdict == "undeliverable"
         charged = sum(result is ChargeResult.CHARGED for result in paid.values())
         if updates:
-            await session.execute(update(m.JobRow), updates, execution_options=NO_SYNC)
+            session.execute(update(m.JobRow), updates, execution_options=NO_SYNC)
         if filled:
-            await session.execute(update(m.Contact), list(filled.values()), execution_options=NO_SYNC)
-        await record(session, history)
+            session.execute(update(m.Contact), list(filled.values()), execution_options=NO_SYNC)
+        record_now(session, history)
         if counts["treated"]:
-            await session.execute(
+            session.execute(
                 update(m.Job)
                 .where(m.Job.id == job_id)
                 .values(**{name: getattr(m.Job, name) + value for name, value in counts.items()}, updated_at=now),
                 execution_options=NO_SYNC,
             )
-    return Completed(counts["treated"], retried, len(by_position) - len(leased), charged)
+        return Completed(counts["treated"], retried, len(by_position) - len(leased), charged)
+
+    return await db.write_at_once(complete)
 
 
 def _row_events(
@@ -656,8 +664,8 @@ def _row_events(
                   job_id=job.id, detail=detail)]
 
 
-async def _charge_batch(
-    session: AsyncSession, org_id: int, kind: CreditKind, references: Sequence[str]
+def _charge_batch(
+    session: Session, org_id: int, kind: CreditKind, references: Sequence[str]
 ) -> dict[str, ChargeResult]:
     """`accounts.charge_in` for a whole batch in four statements instead of four per row: references
     already in the ledger are free, the others are paid in order while the balance lasts."""
@@ -665,19 +673,19 @@ async def _charge_batch(
     if not wanted:
         return {}
     known = set(
-        await session.scalars(
+        session.scalars(
             select(m.CreditEntry.reference).where(
                 m.CreditEntry.org_id == org_id, m.CreditEntry.kind == kind.value, m.CreditEntry.reference.in_(wanted)
             )
         )
     )
     new = [reference for reference in wanted if reference not in known]
-    balance = await session.scalar(
+    balance = session.scalar(
         select(m.CreditBalance.remaining).where(m.CreditBalance.org_id == org_id, m.CreditBalance.kind == kind.value)
     )
     payable = new[: max(0, min(len(new), int(balance or 0)))]
     if payable:
-        taken = await session.execute(
+        taken = session.execute(
             update(m.CreditBalance)
             .where(
                 m.CreditBalance.org_id == org_id,
@@ -690,7 +698,7 @@ async def _charge_batch(
             payable = []
     if payable:
         now = utcnow()
-        await session.execute(
+        session.execute(
             insert(m.CreditEntry),
             [
                 {
@@ -715,7 +723,7 @@ async def _charge_batch(
     }
 
 
-async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, FoundContact]) -> dict[int, int]:
+def _contacts_for(session: Session, job: m.Job, found: Mapping[int, FoundContact]) -> dict[int, int]:
     """Contact ids by row position: the organisation's (non-deleted) contact for each person at
     each domain, created when new, all members of the job's list. A re-found contact keeps its id,
     hence its paid reference. A few statements per batch, whatever its size."""
@@ -723,7 +731,7 @@ async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, F
         return {}
     keys = {position: (person.domain, name_key(person.name)) for position, person in found.items()}
     known: dict[tuple[str, str], int] = {}
-    rows = await session.execute(
+    rows = session.execute(
         select(m.Contact.id, m.Contact.domain, m.Contact.name_key)
         .where(
             m.Contact.org_id == job.org_id,
@@ -740,7 +748,7 @@ async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, F
         if person_key not in known:
             new.setdefault(person_key, found[position])
     if new:
-        created = await session.execute(
+        created = session.execute(
             insert(m.Contact).returning(m.Contact.id, m.Contact.domain, m.Contact.name_key),
             [
                 {
@@ -765,7 +773,7 @@ async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, F
     if job.list_id is not None:
         wanted = set(ids.values())
         present = set(
-            await session.scalars(
+            session.scalars(
                 select(m.ListMember.contact_id).where(
                     m.ListMember.list_id == job.list_id, m.ListMember.contact_id.in_(wanted)
                 )
@@ -774,12 +782,12 @@ async def _contacts_for(session: AsyncSession, job: m.Job, found: Mapping[int, F
         if wanted - present:
             now = utcnow()
             added = sorted(wanted - present)
-            await session.execute(
+            session.execute(
                 insert(m.ListMember), [{"list_id": job.list_id, "contact_id": cid, "added_at": now} for cid in added]
             )
-            item = await session.get(m.ContactList, job.list_id)
+            item = session.get(m.ContactList, job.list_id)
             if item is not None:
-                await record(session, list_events(job.org_id, EventKind.LIST_ADDED, added, item, job.user_id))
+                record_now(session, list_events(job.org_id, EventKind.LIST_ADDED, added, item, job.user_id))
     return ids
 
 
@@ -1089,3 +1097,23 @@ async def lease_holder(db: Database, name: str) -> str | None:
     async with db.read() as session:
         row = await session.get(m.Lease, name)
         return row.owner if row is not None and row.expires_at > utcnow() else None
+
+
+async def waiting_slices(db: Database, *, limit: int = 100) -> list[tuple[int, int]]:
+    """Announced slices of active jobs that no live lease holds and whose rows are due: what a worker
+    listening to the ledger itself (the embedded doorbell) runs next, oldest job first. Read only."""
+    now = utcnow()
+    query = (
+        select(m.JobSlice.job_id, m.JobSlice.number)
+        .join(m.Job, m.Job.id == m.JobSlice.job_id)
+        .where(
+            m.Job.status.in_(ACTIVE),
+            m.JobSlice.status == "SENT",
+            or_(m.JobSlice.lease_expires_at.is_(None), m.JobSlice.lease_expires_at <= now),
+            or_(m.JobSlice.due_at.is_(None), m.JobSlice.due_at <= now),
+        )
+        .order_by(m.JobSlice.job_id, m.JobSlice.number)
+        .limit(limit)
+    )
+    async with db.read() as session:
+        return [(job_id, number) for job_id, number in await session.execute(query)]

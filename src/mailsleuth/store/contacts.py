@@ -390,9 +390,17 @@ async def create_contact(
             assert item is not None
             await record(session, list_events(org_id, EventKind.LIST_ADDED, [row.id], item, owner_id))
         await session.flush()
-        found = await _get(session, org_id, row.id)
-        assert found is not None
-        return _record(found)
+        contact_id = row.id
+    return await _committed(db, org_id, contact_id)
+
+
+async def _committed(db: Database, org_id: int, contact_id: int) -> Contact:
+    """The record of a contact just written, read after the commit with one statement: outside the
+    write transaction, which every other writer waits for."""
+    found = await get_contact(db, org_id, contact_id)
+    if found is None:
+        raise NotFound(f"contact {contact_id} was deleted meanwhile")
+    return found
 
 
 async def get_contact(db: Database, org_id: int, contact_id: int) -> Contact | None:
@@ -410,7 +418,8 @@ async def update_contact(
     """
     fields = _clean(changes)
     async with db.write() as session:
-        row = await _get(session, org_id, contact_id)
+        live = m.Contact.id == contact_id, m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
+        row = await session.scalar(select(m.Contact).where(*live))  # its relations are read after the commit
         if row is None:
             return None
         await _check_refs(session, org_id, fields)
@@ -419,10 +428,7 @@ async def update_contact(
             await record(session, [event(org_id, EventKind.STATUS, contact_id=row.id, user_id=actor_id, detail=change)])
         for key, value in fields.items():
             setattr(row, key, value)
-        await session.flush()
-        row = await _get(session, org_id, contact_id)
-        assert row is not None
-        return _record(row)
+    return await _committed(db, org_id, contact_id)
 
 
 async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:

@@ -1,37 +1,45 @@
 """Engines, sessions and migrations.
 
 SQLite (the embedded default) gets the settings that make it a dependable server database: WAL so
-readers never block the writer, foreign keys on, a busy timeout, `BEGIN IMMEDIATE` so a write
-transaction takes the write lock up front instead of failing half-way, and exactly one writer: an
-asyncio lock plus a one-connection write engine. Reads use a separate pool of read-only connections,
-and point reads of one row (`read_one`, what polling clients hit) a synchronous read-only connection
-in the calling thread. PostgreSQL needs none of that and gets one ordinary engine.
+readers never block the writer, foreign keys on, `BEGIN IMMEDIATE` so a write transaction takes the
+write lock up front instead of failing half-way, and exactly one writer: an asyncio lock in each
+process, a lock file between processes (`mailsleuth.store.writerlock`). SQLite's write lock, which
+every process shares, must be held only while statements run, never while an event loop attends to
+other work between two of them: a request's write runs its statements inline on the loop
+(`mailsleuth.store.inline`), and batch writes (`write_at_once`: bulk claims, completions, row
+inserts) run whole in a thread on a synchronous connection. Reads use a separate pool of read-only
+connections, and point reads of one row (`read_one`, what polling clients hit) a synchronous
+read-only connection in the calling thread. PostgreSQL needs none of that and gets one ordinary engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from mailsleuth.config import Settings
+from mailsleuth.store import inline
 from mailsleuth.store.lookups import Lookups
+from mailsleuth.store.writerlock import WriterLock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 BUSY_TIMEOUT_MS = 10_000
 READ_POOL_SIZE = 4
 MIGRATION_LOCK = 0x6D61696C736C7468  # PostgreSQL advisory lock key held while migrating ("mailslth")
+T = TypeVar("T")
 
 
 def database_location(url: str) -> str:
@@ -57,18 +65,30 @@ class Database:
                 raise ValueError("an in-memory SQLite database cannot be shared by the reader and writer; use a file")
             if not database.startswith("file:"):
                 _create_private(Path(database))
-            self._writer = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
-            self._reader = create_async_engine(url, echo=echo, pool_size=READ_POOL_SIZE, max_overflow=0)
-            lookups = create_engine(
-                parsed.set(drivername="sqlite+pysqlite"), poolclass=NullPool, connect_args={"check_same_thread": False}
+            uri = database.startswith("file:") or parsed.query.get("uri") in ("true", "1")
+            self._writer = create_async_engine(  # its statements run inline (`mailsleuth.store.inline`)
+                url, echo=echo, pool_size=2, max_overflow=0,  # one in a transaction, one being closed
+                async_creator=inline.connector(database, uri=uri, busy_timeout=BUSY_TIMEOUT_MS / 1000),
             )
-            _configure_sqlite(self._writer.sync_engine, begin="BEGIN IMMEDIATE", read_only=False)
+            self._reader = create_async_engine(url, echo=echo, pool_size=READ_POOL_SIZE, max_overflow=0)
+            synchronous = parsed.set(drivername="sqlite+pysqlite")
+            lookups = create_engine(synchronous, poolclass=NullPool, connect_args={"check_same_thread": False})
+            self._batch_writer: Engine | None = create_engine(
+                synchronous, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
+            )
+            _configure_sqlite(self._batch_writer, begin="BEGIN IMMEDIATE", read_only=False)
+            # no busy timeout: the inline writer waits for another process's lock without blocking the loop
+            _configure_sqlite(self._writer.sync_engine, begin="BEGIN IMMEDIATE", read_only=False, busy_timeout_ms=0)
             _configure_sqlite(self._reader.sync_engine, begin="BEGIN", read_only=True)
             _configure_sqlite(lookups, begin=None, read_only=True)
             self._lookups: Lookups | None = Lookups(lookups)
+            # between processes: a lock file every writer takes before BEGIN (`mailsleuth.store.writerlock`)
+            self._writer_lock = None if database.startswith("file:") else WriterLock(Path(f"{database}-writer"))
         else:
             self._writer = self._reader = create_async_engine(url, echo=echo, pool_pre_ping=True)
             self._lookups = None
+            self._batch_writer = None
+            self._writer_lock = None
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -92,8 +112,47 @@ class Database:
             async with self._write_sessions() as session, session.begin():
                 yield session
             return
-        async with self._write_lock, self._write_sessions() as session, session.begin():
-            yield session
+        session = self._write_sessions()
+        try:
+            async with self._write_lock, self._between_processes(), session.begin():
+                yield session
+        finally:
+            await session.close()  # after the locks are given back: closing takes a few loop turns
+
+    @asynccontextmanager
+    async def _between_processes(self) -> AsyncIterator[None]:
+        """Hold the lock file writers of every process take turns on (a request's write: first in line)."""
+        if self._writer_lock is None:
+            yield
+            return
+        await self._writer_lock.acquire()
+        try:
+            yield
+        finally:
+            self._writer_lock.release()
+
+    async def write_at_once(self, work: Callable[[Session], T]) -> T:
+        """Run `work` (synchronous statements on a Session) as one write transaction, committed when
+        it returns. On SQLite the whole transaction runs in a thread, so the write lock is held for
+        the statements' time only, however busy this process's event loop is; on PostgreSQL it runs
+        on the async session (`run_sync`)."""
+        if self._batch_writer is None:
+            async with self.write() as session:
+                return await session.run_sync(work)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await asyncio.to_thread(self._write_now, work)
+
+    def _write_now(self, work: Callable[[Session], T]) -> T:
+        assert self._batch_writer is not None
+        if self._writer_lock is not None:
+            self._writer_lock.acquire_in_background()  # after any request's write that waits
+        try:
+            with Session(self._batch_writer, expire_on_commit=False) as session, session.begin():
+                return work(session)
+        finally:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -122,15 +181,19 @@ class Database:
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 await connection.run_sync(_upgrade, config)
             return
-        async with self._write_lock, self._writer.begin() as connection:
+        async with self._write_lock, self._between_processes(), self._writer.begin() as connection:
             await connection.run_sync(_upgrade, config)
 
     async def dispose(self) -> None:
         await self._writer.dispose()
+        if self._batch_writer is not None:
+            self._batch_writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
         if self._lookups is not None:
             self._lookups.close()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
 
 def _create_private(path: Path) -> None:
@@ -155,7 +218,9 @@ def _upgrade(connection: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-def _configure_sqlite(engine: Engine, *, begin: str | None, read_only: bool) -> None:
+def _configure_sqlite(
+    engine: Engine, *, begin: str | None, read_only: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> None:
     """Take transaction control away from the driver so we decide how each transaction begins
     (`begin` None: no transaction is begun, each statement is its own)."""
 
@@ -163,7 +228,7 @@ def _configure_sqlite(engine: Engine, *, begin: str | None, read_only: bool) -> 
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if read_only:
             cursor.execute("PRAGMA query_only = ON")

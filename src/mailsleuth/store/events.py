@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from mailsleuth.store import models as m
 from mailsleuth.store.db import Database
@@ -48,9 +49,14 @@ def event(
 
 async def record(session: AsyncSession, events: Iterable[Mapping[str, Any]]) -> None:
     """Write events in the caller's transaction (one statement for any number)."""
+    await session.run_sync(record_now, events)
+
+
+def record_now(session: Session, events: Iterable[Mapping[str, Any]]) -> None:
+    """`record` in a synchronous transaction (`Database.write_at_once`)."""
     rows = list(events)
     if rows:
-        await session.execute(insert(m.ContactEvent), rows)
+        session.execute(insert(m.ContactEvent), rows)
 
 
 def list_events(

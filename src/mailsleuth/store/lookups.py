@@ -7,6 +7,12 @@ constant parameters and its columns' result processors (SQLAlchemy's own, so tim
 timezone-aware and JSON decoded exactly as the ORM returns them), then run on one read-only sqlite3
 connection in the calling thread. Under WAL a reader never waits for the writer, and a single
 statement is its own consistent snapshot.
+
+Answers are remembered until the database changes: `PRAGMA data_version` (a few microseconds)
+moves whenever any other connection, of this process or another, commits, and then every remembered
+answer is forgotten. A client polling a finished job costs no query at all while nothing is written.
+Values are remembered processed (timestamps parsed once), except JSON, which is decoded afresh for
+every caller: those are the only mutable values, and no caller may alter a remembered answer.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import JSON, Engine, Select
 
 Processor = Callable[[Any], Any] | None
+CACHED_ANSWERS = 4096  # remembered look-ups between two changes of the database (then forgotten)
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,24 @@ class _Prepared:
     template: tuple[Any, ...]  # positional parameters, constants filled in
     slots: tuple[tuple[int, str], ...]  # (position, caller's parameter name)
     processors: tuple[Processor, ...]
+    fresh: tuple[int, ...]  # the columns (JSON) processed for every caller: their values are mutable
     row: Any  # a namedtuple class: rows read like SQLAlchemy rows (attribute access)
+
+    def process(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        return self.row._make(
+            [value if process is None or value is None else process(value)
+             for process, value in zip(self.processors, raw)]
+        )
+
+    def fresh_copy(self, raw: tuple[Any, ...], processed: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self.fresh:
+            return processed
+        values = list(processed)
+        for index in self.fresh:
+            process = self.processors[index]
+            if raw[index] is not None and process is not None:
+                values[index] = process(raw[index])
+        return self.row._make(values)
 
 
 class Lookups:
@@ -38,6 +63,8 @@ class Lookups:
         self._engine = engine
         self._connection: sqlite3.Connection | None = None
         self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
+        self._answers: dict[tuple[int, tuple[Any, ...]], tuple[tuple[Any, ...], tuple[Any, ...]] | None] = {}
+        self._version: int | None = None
 
     def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
         """The first row of `statement` with `params` bound, or None."""
@@ -46,13 +73,19 @@ class Lookups:
         values = list(prepared.template)
         for position, name in prepared.slots:
             values[position] = params[name]
-        found = self._driver().execute(prepared.sql, values).fetchone()
-        if found is None:
+        connection = self._driver()
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version or len(self._answers) >= CACHED_ANSWERS:
+            self._answers.clear()
+            self._version = version
+        key = (id(prepared), tuple(values))
+        answer = self._answers.get(key, _MISSING)
+        if answer is _MISSING:
+            raw = connection.execute(prepared.sql, values).fetchone()
+            answer = self._answers[key] = None if raw is None else (raw, prepared.process(raw))
+        if answer is None:
             return None
-        return prepared.row._make(
-            [value if process is None or value is None else process(value)
-             for process, value in zip(prepared.processors, found)]
-        )
+        return prepared.fresh_copy(*answer)  # type: ignore[misc]
 
     def close(self) -> None:
         if self._connection is not None:
@@ -86,7 +119,8 @@ class Lookups:
         processors = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
+        fresh = tuple(index for index, column in enumerate(columns) if isinstance(column.type, JSON))
         row = namedtuple("LookupRow", [column.key for column in columns])  # type: ignore[misc]
-        prepared = _Prepared(expanded.statement, template, slots, processors, row)
+        prepared = _Prepared(expanded.statement, template, slots, processors, fresh, row)
         self._prepared[id(statement)] = (statement, prepared)
         return prepared

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from mailsleuth import store
 from mailsleuth.api.params import parse_id
+from mailsleuth.api.polls import polled
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.bodies import Text, body_doc, parse_body
 from mailsleuth.api.leadgenius.dialect import DEFAULT, DIALECT, NOT_FOUND, SUBMIT
@@ -28,7 +29,8 @@ from mailsleuth.store import JobStatus, Principal, Search
 router = DIALECT.router(tags=["LeadGenius"])
 
 Submitter = Annotated[Principal, Depends(guard(DIALECT, SUBMIT))]
-Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
+CALLER = guard(DIALECT, DEFAULT)
+Caller = Annotated[Principal, Depends(CALLER)]
 
 class Submission(BaseModel):
     first: Text
@@ -79,6 +81,11 @@ def answer(job: Search, email: str | None) -> tuple[int, dict[str, Any]]:
     return 404, NOT_FOUND
 
 
+STATUS_PATHS = ("/emailguess/v1/job/status/{jobid}", "/emailguess/v1/status/{jobid}")
+
+
+@polled(CALLER, STATUS_PATHS[0], str)
+@polled(CALLER, STATUS_PATHS[1], str)
 async def status(jobid: str, request: Request, principal: Caller) -> FastJSON:
     """200 with the address, 202 while the job runs, 404 when nothing was found."""
     db = services(request).db
@@ -93,5 +100,5 @@ async def status(jobid: str, request: Request, principal: Caller) -> FastJSON:
 _SUBMIT_DOC = {"summary": "Submit a job for search", "status_code": 202, "openapi_extra": body_doc(Submission)}
 router.add_api_route("/emailguess/v1/submit", submit, methods=["POST"], **_SUBMIT_DOC)
 router.add_api_route("/emailguess/v1/job/submit", submit, methods=["POST"], **_SUBMIT_DOC)
-router.add_api_route("/emailguess/v1/job/status/{jobid}", status, methods=["GET"], summary="Status of a job")
-router.add_api_route("/emailguess/v1/status/{jobid}", status, methods=["GET"], summary="Status of a job")
+for _path in STATUS_PATHS:
+    router.add_api_route(_path, status, methods=["GET"], summary="Status of a job")

@@ -15,7 +15,8 @@ from mailsleuth import store
 from mailsleuth.api.auth import guard, services
 from mailsleuth.api.native.dialect import DEFAULT, DIALECT
 from mailsleuth.api.native.wire import WireKind, job_kind, wire_kind
-from mailsleuth.api.params import Limit, Offset, PathId, QueryId
+from mailsleuth.api.params import Limit, Offset, PathId, QueryId, parse_id
+from mailsleuth.api.polls import polled
 from mailsleuth.api.resultfiles import download_response
 from mailsleuth.api.responses import FastJSON
 from mailsleuth.jobs import bulk
@@ -25,7 +26,8 @@ from mailsleuth.store import Principal, Webhook, to_ms, to_ms_or_none
 
 router = DIALECT.router(prefix="/v1", tags=["native"])
 
-Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
+CALLER = guard(DIALECT, DEFAULT)
+Caller = Annotated[Principal, Depends(CALLER)]
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -87,6 +89,7 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="A bulk job and its progress")
+@polled(CALLER, "/v1/jobs/{job_id}", parse_id)
 async def get_job(job_id: PathId, request: Request, principal: Caller) -> FastJSON:
     return FastJSON(job_json(await _job(request, principal, job_id)))
 

@@ -21,7 +21,8 @@ from mailsleuth import store
 from mailsleuth.api.contactquery import contact_filters
 from mailsleuth.api.auth import guard, presented_key, services
 from mailsleuth.api.bodies import OptionalText, Text, blank_is_none, body_doc, parse_body, read_fields, required, validate
-from mailsleuth.api.params import BodyInt, PathId
+from mailsleuth.api.params import BodyInt, PathId, parse_id
+from mailsleuth.api.polls import polled
 from mailsleuth.api.voilanorbert.dialect import DEFAULT, DIALECT, PREFIX, SEARCH_DOMAIN, SEARCH_NAME
 from mailsleuth.api.responses import FastJSON
 from mailsleuth.service import companies, search
@@ -31,7 +32,8 @@ from mailsleuth.store import Balance, Contact, ContactList, CreditKind, Principa
 
 router = DIALECT.router(prefix=PREFIX, tags=["VoilaNorbert"])
 
-Caller = Annotated[Principal, Depends(guard(DIALECT, DEFAULT))]
+CALLER = guard(DIALECT, DEFAULT)
+Caller = Annotated[Principal, Depends(CALLER)]
 SearchCaller = Annotated[Principal, Depends(guard(DIALECT, SEARCH_NAME))]
 DomainCaller = Annotated[Principal, Depends(guard(DIALECT, SEARCH_DOMAIN))]
 
@@ -230,6 +232,7 @@ async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @route("GET", "/contacts/{contact_id}", summary="Get a contact")
+@polled(CALLER, PREFIX + "/contacts/{contact_id}", parse_id)
 async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> FastJSON:
     contact = await store.get_contact(services(request).db, principal.org_id, contact_id)
     if contact is None:

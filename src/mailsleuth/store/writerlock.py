@@ -1,0 +1,87 @@
+"""One SQLite writer at a time across processes, handed over promptly, requests' writes first.
+
+SQLite's own busy handler makes a waiting writer sleep and retry: against a process that writes all
+the time (a bulk worker completing rows) the waiter keeps waking up to find the lock taken again.
+Every mailsleuth process therefore takes an exclusive `flock` on a file beside the database before
+`BEGIN IMMEDIATE`; the kernel wakes a waiter the moment the holder commits. Background writes (bulk
+claims and completions, `acquire_in_background`) also check a second "intent" file first: writers
+in a hurry (`acquire`) hold it shared while they wait, and a background write starts no transaction
+while anyone does, so a request's write waits at most for the one short bulk transaction already
+running, never behind a stream of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import time
+from pathlib import Path
+
+BACKGROUND_RETRY_SECONDS = 0.002
+
+
+class WriterLock:
+    """An exclusive lock on `path` shared by every process that writes the same database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.intent_path = path.with_name(path.name + "-intent")
+        self._fd: int | None = None
+        self._intent_fd: int | None = None
+
+    def acquire_in_background(self) -> None:
+        """Take the lock for a background write, once no writer in a hurry waits (blocks: call it
+        from a thread)."""
+        fd, intent = self._files()
+        while not _try(intent, fcntl.LOCK_EX):  # someone in a hurry is waiting: let them go first
+            time.sleep(BACKGROUND_RETRY_SECONDS)
+        fcntl.flock(intent, fcntl.LOCK_UN)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    async def acquire(self) -> None:
+        """Take the lock for a request's write, announcing the wait so background writes hold off."""
+        fd, intent = self._files()
+        while not _try(intent, fcntl.LOCK_SH):  # a background writer is only testing it: an instant
+            await asyncio.sleep(0)
+        try:
+            await _lock(fd)
+        finally:
+            fcntl.flock(intent, fcntl.LOCK_UN)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        for fd in (self._fd, self._intent_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._intent_fd = None
+
+    def _files(self) -> tuple[int, int]:
+        if self._fd is None or self._intent_fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._intent_fd = os.open(self.intent_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd, self._intent_fd
+
+
+def _try(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+async def _lock(fd: int) -> None:
+    """Take the exclusive lock, waiting in a thread (never on the event loop) when it is held."""
+    if _try(fd, fcntl.LOCK_EX):
+        return
+    waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        # the thread still gets the lock: give it back as soon as it does
+        waiting.add_done_callback(lambda done: done.exception() is None and fcntl.flock(fd, fcntl.LOCK_UN))
+        raise
