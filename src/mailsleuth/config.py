@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     cooldown_base: float = 60.0
     cooldown_max: float = 3600.0
     politeness_slot_ttl: float = 30.0  # on Redis: a killed worker's connection slots come free after this
+    # Without Redis: a directory of lock files through which the processes of one machine share the
+    # per-host limits (serve sets one for itself, its API processes and its worker); empty: per process.
+    politeness_dir: str = ""
     greylist_delay: float = 300.0
     cache_ttl: float = 3600.0
 

@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mailsleuth.cli.serve import machine_politeness_dir
+from mailsleuth.config import Settings
+
 
 class Served:
     """A `mailsleuth serve --port 0` child process whose output is collected line by line."""
@@ -70,3 +73,11 @@ def test_first_start_prints_the_database_path_the_plan_and_a_working_key(served:
         answer = client.get("/keys/verifyKey", headers={"Authorization": key})
     assert answer.status_code == 200 and answer.json() == {"user": "admin@localhost"}
     assert answer.headers["Remaining-Credits"] == "100"
+
+
+@pytest.mark.parametrize("other", ["192.0.2.8", ""])
+def test_serve_shares_limits_per_outgoing_address(other: str) -> None:
+    one = machine_politeness_dir(Settings(source_address="192.0.2.7", helo_name="probe.example"))
+    again = machine_politeness_dir(Settings(source_address="192.0.2.7", helo_name="probe.example"))
+    different = machine_politeness_dir(Settings(source_address=other, helo_name="probe.example"))
+    assert one == again and one != different

@@ -4,20 +4,25 @@ Without a broker (the embedded default) serve also starts one `mailsleuth worker
 database with the ledger as its doorbell (`mailsleuth.jobs.doorbell`): bulk slices run there, never on
 the event loop that answers requests. That is the scaled-out topology in miniature, with the same
 ledger, leases and reconciler; with MAILSLEUTH_BROKER_URL set, workers are started separately.
-`--workers N` runs N API processes (uvicorn's), on either database.
+`--workers N` runs N API processes (uvicorn's), on either database. Without Redis, all of these
+processes share the per-mail-host limits through one directory of lock files (`FileGate`), so the mail
+hosts see one prober, as they do through Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -32,6 +37,11 @@ if TYPE_CHECKING:  # every CLI command imports this module: the server's machine
 log = logging.getLogger(__name__)
 
 WORKER_RESTART_SECONDS = 1.0
+
+
+def machine_politeness_dir(settings: Settings) -> Path:
+    """Where this machine's processes with the same outgoing address share per-host limits."""
+    return Path(tempfile.gettempdir()) / f"mailsleuth-politeness-{hashlib.sha256(settings.prober.encode()).hexdigest()[:12]}"
 
 
 async def prepare(settings: Settings) -> str | None:
@@ -159,6 +169,8 @@ def serve(
     typer.echo("Serving the API, the dashboard at / and the interactive docs at /docs (--host and --port choose where).")
     if workers > 1 and not settings.redis_url:
         typer.echo(f"Rate limits are counted per API process ({workers} processes); --redis-url shares them.")
+    if not settings.redis_url and not settings.politeness_dir:
+        settings = settings.model_copy(update={"politeness_dir": str(machine_politeness_dir(settings))})
     embedded = not settings.broker_url
     if embedded:
         settings = settings.model_copy(update={"broker_url": f"{SCHEME}://"})

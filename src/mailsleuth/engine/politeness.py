@@ -7,24 +7,29 @@ checks for the same host share them; the pool is the only place that opens a ses
 
 To the mail host, every process that connects from the same outgoing address is one prober. The
 limits it sees (connection slots, spacing of opens, cool-downs) sit behind the `HostGate`
-interface: `MemoryGate` for one process (the embedded default), `RedisGate` to share them among all
+interface: `MemoryGate` for one process, `FileGate` for the processes of one machine (`serve`, its
+API processes and its worker share a directory of lock files), `RedisGate` to share them among all
 workers of one outgoing address through Redis, with slots that expire unless their holder renews
-them, so a killed worker frees its slots. The pool itself (idle sessions, recipient budgets) is
+them. Either way a killed worker frees its slots. The pool itself (idle sessions, recipient budgets) is
 always per process: a connection belongs to the process that opened it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
+import json
 import os
 import random
 import secrets
 import socket
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -146,6 +151,98 @@ class MemoryGate:
 
     async def close(self) -> None:
         return None
+
+
+class FileGate:
+    """The limits shared by the processes of one machine that name the same directory.
+
+    A connection slot is an exclusive `flock` on one of `max_connections` files per host, so the
+    kernel frees a killed process's slots at once. The next allowed open, the cool-down's end and the
+    strike count sit in the host's state file, read and written under its lock. Times are wall-clock
+    seconds, one clock for every process of the machine.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        max_connections: int,
+        min_interval: float,
+        cooldown_base: float,
+        cooldown_max: float,
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.max_connections = max_connections
+        self.min_interval = min_interval
+        self.cooldown_base = cooldown_base
+        self.cooldown_max = cooldown_max
+        self._poll_interval = poll_interval
+        self._held: dict[str, list[int]] = defaultdict(list)
+
+    def _path(self, host: str, what: str) -> Path:
+        return self.directory / f"{hashlib.sha256(host.encode()).hexdigest()[:32]}.{what}"
+
+    def _take_slot(self, host: str) -> int | None:
+        for index in range(self.max_connections):
+            fd = os.open(self._path(host, f"slot{index}"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return fd
+        return None
+
+    @contextmanager
+    def _state(self, host: str) -> Iterator[dict[str, float]]:
+        """The host's shared state, locked for the (microseconds-long) read-modify-write."""
+        fd = os.open(self._path(host, "state"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.pread(fd, 4096, 0)
+            state: dict[str, float] = json.loads(raw) if raw else {}
+            yield state
+            encoded = json.dumps(state).encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, encoded, 0)
+        finally:
+            os.close(fd)  # closing the descriptor drops the lock
+
+    async def acquire(self, host: str) -> float:
+        while (fd := self._take_slot(host)) is None:
+            await asyncio.sleep(self._poll_interval)
+        self._held[host].append(fd)
+        with self._state(host) as state:
+            now = time.time()
+            next_open = state.get("next_open", now)
+            state["next_open"] = max(now, next_open) + self.min_interval
+        return max(0.0, next_open - now)
+
+    async def release(self, host: str) -> None:
+        os.close(self._held[host].pop())
+
+    async def cooldown_remaining(self, host: str) -> float:
+        with self._state(host) as state:
+            return max(0.0, state.get("cooldown_until", 0.0) - time.time())
+
+    async def penalise(self, host: str) -> float:
+        with self._state(host) as state:
+            strikes = int(state.get("strikes", 0))
+            delay = min(self.cooldown_max, self.cooldown_base * (2**strikes))
+            state["strikes"] = strikes + 1
+            state["cooldown_until"] = max(state.get("cooldown_until", 0.0), time.time() + delay)
+        return delay
+
+    async def forgive(self, host: str) -> None:
+        with self._state(host) as state:
+            state["strikes"] = 0
+
+    async def close(self) -> None:
+        for held in self._held.values():
+            while held:
+                os.close(held.pop())
 
 
 # Redis keeps, per prober and host: a sorted set of slot tokens scored by expiry, the earliest next
@@ -330,16 +427,21 @@ class Politeness:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Politeness:
-        """In memory, or shared through MAILSLEUTH_REDIS_URL by every worker of the same prober."""
+        """Shared through MAILSLEUTH_REDIS_URL by every worker of the same prober, through
+        MAILSLEUTH_POLITENESS_DIR by the processes of one machine, else in this process's memory."""
         limits = {
             "max_connections": settings.max_connections_per_host,
             "min_interval": settings.min_connection_interval,
             "cooldown_base": settings.cooldown_base,
             "cooldown_max": settings.cooldown_max,
         }
-        if not settings.redis_url:
+        gate: HostGate
+        if settings.redis_url:
+            gate = RedisGate(settings.redis_url, prober=settings.prober, slot_ttl=settings.politeness_slot_ttl, **limits)
+        elif settings.politeness_dir:
+            gate = FileGate(settings.politeness_dir, **limits)
+        else:
             return cls(max_recipients=settings.max_recipients_per_connection, **limits)
-        gate = RedisGate(settings.redis_url, prober=settings.prober, slot_ttl=settings.politeness_slot_ttl, **limits)
         return cls(
             max_recipients=settings.max_recipients_per_connection,
             idle_timeout=SHARED_IDLE_TIMEOUT,
