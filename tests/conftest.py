@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -11,6 +15,30 @@ from tests.mailworld.doctor import BLOCKLIST, CLEAN_LIST, OPEN_HOST, add_doctor_
 from tests import postgres
 from tests.mailworld.world import MailWorld, build_standard_world
 from tests.redisworld import REDIS, redis_server
+
+EXIT_GRACE_SECONDS = 120.0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Bound the interpreter's exit: a thread a test leaked (a server's, an executor's) could keep the
+    process alive for ever after the results are in. Past the grace period every thread's stack goes
+    to stderr, so the leak is visible, and the process ends with the session's own exit status."""
+    status = int(getattr(config, "_mailsleuth_exitstatus", 1))
+
+    def end() -> None:
+        sys.stderr.write(f"pytest: still running {EXIT_GRACE_SECONDS:.0f} s after the session ended; threads:\n")
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(status)
+
+    watchdog = threading.Timer(EXIT_GRACE_SECONDS, end)
+    watchdog.daemon = True
+    watchdog.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._mailsleuth_exitstatus = int(exitstatus)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
