@@ -68,8 +68,8 @@ def _gizmos_site() -> dict[str, object]:
         for local, name in SITE_PEOPLE.items()
     )
     return {
-        "/": html(f"<html><head><title>Gizmos Ltd | Home</title><meta name='description' content='Gizmos'></head>"
-                  f"<body><a href='/team'>Team</a><a href='/contact'>Contact</a></body></html>"),
+        "/": html("<html><head><title>Gizmos Ltd | Home</title><meta name='description' content='Gizmos'></head>"
+                  "<body><a href='/team'>Team</a><a href='/contact'>Contact</a></body></html>"),
         "/team": html(f"<h1>Our team</h1><ul>{cards}</ul>"),
         "/contact": html(f"<p>Write to hello@{SITE}</p>"),
     }
