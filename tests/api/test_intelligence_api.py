@@ -118,6 +118,13 @@ def test_kaspr_profile_employees_and_patterns_over_imported_people(server: ApiSe
     assert len(limited.json()["employees"]) == 1
     found = patterns.json()["patterns"]
     assert found[0]["pattern"] == "{f}{last}@widgets.test" and 0 < sum(p["score"] for p in found) <= 1
+    with server.client(headers={"Authorization": f"Bearer {tenant.key}"}) as native:
+        carol = native.get("/v1/contacts", params={"email": "cwhite@widgets.test"}).json()["results"]
+        history = native.get(f"/v1/contacts/{carol[0]['id']}/history").json()["results"]
+    # the reveal is a find in Carol's history, made by the user whose key asked
+    assert [(e["kind"], e["address"], e["by"]["email"]) for e in history if e["kind"] == "search"] == [
+        ("search", "cwhite@widgets.test", tenant.email)
+    ]
 
 
 def test_native_enrich_people_csv_and_sources(server: ApiServer, tenant: Tenant) -> None:

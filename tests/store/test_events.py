@@ -169,6 +169,6 @@ async def test_an_address_revealed_for_a_known_person_is_a_find_in_the_history(d
 
     kim = await store.create_contact(db, acme.org_id, name="Kim Park", domain="acme.test", source="import")
     await reveal_address(db, acme.org_id, kim.id, email="kim.park@acme.test", score=100, verdict="deliverable",
-                         evidence={})
+                         evidence={}, user_id=acme.user_id)
     assert lines(await store.contact_history(db, acme.org_id, kim.id)) == [
-        ("search", None, {"email": "kim.park@acme.test", "verdict": "deliverable", "score": 100})]
+        ("search", "owner@acme.test", {"email": "kim.park@acme.test", "verdict": "deliverable", "score": 100})]

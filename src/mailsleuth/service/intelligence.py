@@ -238,7 +238,14 @@ def _same_name(contact: Contact, name: str) -> bool:
 
 
 async def person_profile(
-    db: Database, org_id: int, linkedin_id: str, name: str, finding: Finding, *, phone_required: bool = False
+    db: Database,
+    org_id: int,
+    linkedin_id: str,
+    name: str,
+    finding: Finding,
+    *,
+    phone_required: bool = False,
+    user_id: int | None = None,
 ) -> Profile:
     """The known person with this LinkedIn id (else this exact name), their address found on the spot
     when they have none yet (1 search credit when found).
@@ -254,10 +261,10 @@ async def person_profile(
         raise NotFound("Profile not found.")
     if contact.email or not contact.domain or contact.searching:
         return Profile(contact, False)
-    return await _find_for(db, org_id, contact, finding)
+    return await _find_for(db, org_id, contact, finding, user_id)
 
 
-async def _find_for(db: Database, org_id: int, contact: Contact, finding: Finding) -> Profile:
+async def _find_for(db: Database, org_id: int, contact: Contact, finding: Finding, user_id: int | None) -> Profile:
     assert contact.domain is not None
     name = name_or_none(contact.name)
     if name is None:
@@ -269,7 +276,7 @@ async def _find_for(db: Database, org_id: int, contact: Contact, finding: Findin
         return Profile(contact, False)
     found, paid = await knowledge.reveal_address(
         db, org_id, contact.id, email=result.email, score=result.score, verdict=result.verdict.value,
-        evidence=result.to_dict(),
+        evidence=result.to_dict(), user_id=user_id,
     )
     return Profile(found or contact, paid)
 

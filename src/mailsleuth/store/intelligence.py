@@ -414,9 +414,18 @@ async def add_found_contacts(
 
 
 async def reveal_address(
-    db: Database, org_id: int, contact_id: int, *, email: str, score: int | None, verdict: str, evidence: dict[str, Any]
+    db: Database,
+    org_id: int,
+    contact_id: int,
+    *,
+    email: str,
+    score: int | None,
+    verdict: str,
+    evidence: dict[str, Any],
+    user_id: int | None = None,
 ) -> tuple[Contact | None, bool]:
-    """Give a known person the address just found for them, charging 1 search credit once.
+    """Give a known person the address just found for them (at `user_id`'s request), charging 1
+    search credit once.
 
     Returns (the contact, whether it was paid for); an unpaid address is not stored.
     """
@@ -432,7 +441,7 @@ async def reveal_address(
                 setattr(row, key, value)
         found = {"email": row.email, "verdict": verdict, "score": score, "insufficient_credits": not paid}
         await record(session, [event(org_id, EventKind.SEARCH, contact_id=row.id, address=row.email,
-                                     detail=outcome_detail(found, None))])
+                                     user_id=user_id, detail=outcome_detail(found, None))])
     return (await _contacts(db, org_id, [contact_id]) or [None])[0], paid
 
 

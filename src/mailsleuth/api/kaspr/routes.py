@@ -153,7 +153,7 @@ async def profile(request: Request, response: Response, principal: Caller) -> An
     try:
         found = await intelligence.person_profile(
             rt.db, principal.org_id, requested, body.name, Finding(rt.db, rt.settings, rt.verifier),
-            phone_required=body.isPhoneRequired,
+            phone_required=body.isPhoneRequired, user_id=principal.user_id,
         )
     except NotFound as exc:
         missing = JSONResponse({"profile": None, "code": exc.status, "error": exc.message}, status_code=exc.status)
