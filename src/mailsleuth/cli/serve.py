@@ -41,7 +41,8 @@ WORKER_RESTART_SECONDS = 1.0
 
 def machine_politeness_dir(settings: Settings) -> Path:
     """Where this machine's processes with the same outgoing address share per-host limits."""
-    return Path(tempfile.gettempdir()) / f"mailsleuth-politeness-{hashlib.sha256(settings.prober.encode()).hexdigest()[:12]}"
+    digest = hashlib.sha256(settings.prober.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"mailsleuth-politeness-{digest}"
 
 
 async def prepare(settings: Settings) -> str | None:

@@ -92,6 +92,12 @@ class HostGate(Protocol):
     async def close(self) -> None: ...
 
 
+def backoff(base: float, ceiling: float, strikes: int) -> float:
+    """The cool-down after `strikes` earlier strikes: doubling from `base`, at most `ceiling`
+    (the Redis gate's script computes the same)."""
+    return min(ceiling, base * (2**strikes))
+
+
 @dataclass
 class _GateHost:
     condition: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -141,7 +147,7 @@ class MemoryGate:
 
     async def penalise(self, host: str) -> float:
         state = self._hosts[host]
-        delay = min(self.cooldown_max, self.cooldown_base * (2**state.strikes))
+        delay = backoff(self.cooldown_base, self.cooldown_max, state.strikes)
         state.strikes += 1
         state.cooldown_until = max(state.cooldown_until, self._clock() + delay)
         return delay
@@ -205,8 +211,9 @@ class FileGate:
             state: dict[str, float] = json.loads(raw) if raw else {}
             yield state
             encoded = json.dumps(state).encode()
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, encoded, 0)
+            if encoded != raw:  # a look (cooldown_remaining) writes nothing
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, encoded, 0)
         finally:
             os.close(fd)  # closing the descriptor drops the lock
 
@@ -230,7 +237,7 @@ class FileGate:
     async def penalise(self, host: str) -> float:
         with self._state(host) as state:
             strikes = int(state.get("strikes", 0))
-            delay = min(self.cooldown_max, self.cooldown_base * (2**strikes))
+            delay = backoff(self.cooldown_base, self.cooldown_max, strikes)
             state["strikes"] = strikes + 1
             state["cooldown_until"] = max(state.get("cooldown_until", 0.0), time.time() + delay)
         return delay
