@@ -76,22 +76,28 @@ class RateLimiter:
         if cost > 1:
             for window in self.windows(quota):
                 if not await self._strategy.test(window, quota.scope, identity, cost=cost):
-                    return await self._decision(window, quota, identity, allowed=False)
+                    return await self._refusal(window, quota, identity)
         decisions = []
         for window in self.windows(quota):
-            allowed = await self._strategy.hit(window, quota.scope, identity, cost=cost)
-            decisions.append(await self._decision(window, quota, identity, allowed=allowed))
+            # the fixed-window strategy's own hit (`incr` <= amount), with the count it returns kept:
+            # the strategy's window stats would read the counter back a second time
+            key = window.key_for(quota.scope, identity)
+            count = await self._storage.incr(key, window.get_expiry(), amount=cost)
+            reset_at = await self._storage.get_expiry(key)
+            decisions.append(_decision(window, count <= window.amount, window.amount - count, reset_at))
         blocked = [d for d in decisions if not d.allowed]
         if blocked:
             return max(blocked, key=lambda d: d.reset_at)
         return min(decisions, key=lambda d: (d.remaining, d.reset_at))
 
-    async def _decision(self, window: RateLimitItem, quota: Quota, identity: str, *, allowed: bool) -> RateDecision:
+    async def _refusal(self, window: RateLimitItem, quota: Quota, identity: str) -> RateDecision:
         stats = await self._strategy.get_window_stats(window, quota.scope, identity)
-        reset_at = stats.reset_time or time.time() + window.get_expiry()
-        per = window.GRANULARITY.name if window.multiples == 1 else f"{window.multiples} {window.GRANULARITY.name}s"
-        return RateDecision(allowed, window.amount, stats.remaining, reset_at, per)
+        return _decision(window, False, stats.remaining, stats.reset_time)
 
+
+def _decision(window: RateLimitItem, allowed: bool, remaining: int, reset_at: float) -> RateDecision:
+    per = window.GRANULARITY.name if window.multiples == 1 else f"{window.multiples} {window.GRANULARITY.name}s"
+    return RateDecision(allowed, window.amount, max(0, remaining), reset_at or time.time() + window.get_expiry(), per)
 
 
 def __getattr__(name: str) -> Any:
