@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from mailsleuth import web
 from mailsleuth.api.auth import RateLimitHeaders
@@ -31,6 +34,25 @@ existing clients work unchanged, plus the native `/v1/` API that shows the full 
 """
 
 
+class Api(FastAPI):
+    """FastAPI with `PollRoutes` in front of its whole stack: a poll never enters the framework."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._front = PollRoutes(super().__call__, version=self._database_version)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self  # what Starlette sets, for `request.app` in the polled endpoints
+        await self._front(scope, receive, send)
+
+    def _database_version(self) -> int | None:
+        services = getattr(self.state, "services", None)  # set in the lifespan
+        return services.db.version() if services is not None else None
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -38,7 +60,7 @@ def create_app(
     webhook_interval: float = 30.0,
     webhook_poll: float = 5.0,
     migrate: bool = True,
-) -> FastAPI:
+) -> Api:
     """Build the app; the database is migrated and background work started in the lifespan.
 
     `webhook_interval` is the retry step between webhook tries (VoilaNorbert: 30 s); tests shorten it.
@@ -68,13 +90,12 @@ def create_app(
             await runtime.close()
             await db.dispose()
 
-    app = FastAPI(
+    app = Api(
         title="mailsleuth", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     mount_docs(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, allowances=(UPLOAD_BODY, PEOPLE_IMPORT_BODY))
-    app.add_middleware(PollRoutes)  # polled GETs answered here, above the rest of the stack
     app.add_middleware(Failsafe)  # added last: the outermost of ours, inside Starlette's server-error one
     DIALECTS.mount(app)
     app.include_router(web.router)

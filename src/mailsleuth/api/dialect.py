@@ -36,6 +36,7 @@ ResetFormat = Callable[[RateDecision, float], str]
 SearchWebhook = Callable[[Contact, Search], dict[str, Any]]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
+INTERNAL_ERROR = "Internal server error."  # the message of every dialect's 500
 HANDLED = (ServiceError, InvalidFilter, RequestValidationError, StarletteHTTPException)
 """The exceptions a dialect renders in its own shape (anything else is a real 500)."""
 

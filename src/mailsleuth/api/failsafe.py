@@ -14,13 +14,11 @@ import logging
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailsleuth.api.dialect import INTERNAL_ERROR
 from mailsleuth.api.dialects import DIALECTS
 from mailsleuth.service.errors import ServiceError
 
 log = logging.getLogger(__name__)
-
-MESSAGE = "Internal server error."
-
 
 class Failsafe:
     def __init__(self, app: ASGIApp) -> None:
@@ -45,5 +43,5 @@ class Failsafe:
             if started:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            response = DIALECTS.for_path(Request(scope).url.path).render(ServiceError(MESSAGE, status=500))
+            response = DIALECTS.for_path(Request(scope).url.path).render(ServiceError(INTERNAL_ERROR, status=500))
             await response(scope, receive, send)

@@ -8,11 +8,20 @@ it answers every request the fast path leaves to it), and `PollRoutes`, an ASGI 
 the common case itself: a GET whose path names exactly one polled route and whose id parses. It
 runs the same guard (`Guard.check`: key, quota, X-RateLimit-* headers) and the same endpoint
 function, and renders errors in the route's dialect; anything unusual (a bad id, HEAD, a trailing
-slash) falls through to FastAPI unchanged, before any side effect.
+slash) falls through to FastAPI unchanged, before any side effect. It sits in front of FastAPI
+itself (`api.app.Api`), so a poll also skips Starlette's error middleware and FastAPI's telemetry
+and body-limit layers; an unexpected error still gets the dialect's 500, as `Failsafe` gives it.
+
+A route whose answer depends on nothing but the stored rows and the caller's organisation is marked
+`stored_only`: its rendered answer is remembered until the database changes (`Database.version`,
+SQLite's `PRAGMA data_version`, moves on every commit of any connection of any process), so a
+client polling an unchanged contact costs its key check, its quota and a dictionary look-up. The
+guard still runs on every request: a refused key or an exhausted quota is never answered from memory.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,7 +31,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailsleuth.api.auth import Guard, reported_headers
-from mailsleuth.api.dialect import HANDLED
+from mailsleuth.api.dialect import HANDLED, INTERNAL_ERROR
+from mailsleuth.service.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
 Convert = Callable[[str], Any]
@@ -39,20 +51,22 @@ class Poll:
     convert: Convert
     guard: Guard
     endpoint: Endpoint
+    stored_only: bool = False  # the answer is a function of the stored rows and the organisation alone
 
 
 _POLLS: dict[str, Poll] = {}  # by prefix; the dialect modules register theirs on import
 
 
-def polled(guard: Guard, path: str, convert: Convert) -> Callable[[E], E]:
+def polled(guard: Guard, path: str, convert: Convert, *, stored_only: bool = False) -> Callable[[E], E]:
     """Mark `endpoint` (registered with FastAPI as usual) as polled at `path`, whose last segment is
-    its one parameter, e.g. `/2018-01-08/contacts/{contact_id}`."""
+    its one parameter, e.g. `/2018-01-08/contacts/{contact_id}`. `stored_only`: its answer may be
+    remembered until the database changes (nothing in it depends on the clock or the request)."""
     prefix, _, last = path.rpartition("/")
     if not (last.startswith("{") and last.endswith("}")) or "{" in prefix:
         raise ValueError(f"a polled path ends with its only parameter: {path!r}")
 
     def register(endpoint: E) -> E:
-        poll = Poll(prefix + "/", last[1:-1], convert, guard, endpoint)
+        poll = Poll(prefix + "/", last[1:-1], convert, guard, endpoint, stored_only)
         if _POLLS.setdefault(poll.prefix, poll) != poll:
             raise ValueError(f"two polled routes under {poll.prefix!r}")
         return endpoint
@@ -64,12 +78,22 @@ def polls() -> Mapping[str, Poll]:
     return _POLLS
 
 
-class PollRoutes:
-    """ASGI middleware answering the polled routes' plain GETs (see the module's docstring)."""
+Version = Callable[[], "int | None"]
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
+REMEMBERED_ANSWERS = 4096  # between two changes of the database (then all are forgotten)
 
-    def __init__(self, app: ASGIApp, routes: Mapping[str, Poll] | None = None) -> None:
+
+class PollRoutes:
+    """ASGI middleware answering the polled routes' plain GETs (see the module's docstring).
+
+    `version` gives the database's change counter (None: nothing is remembered)."""
+
+    def __init__(self, app: ASGIApp, routes: Mapping[str, Poll] | None = None, version: Version | None = None) -> None:
         self.app = app
         self.routes = _POLLS if routes is None else routes
+        self.version = version
+        self._answers: dict[tuple[str, Any, int], Answer] = {}
+        self._answers_version: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         poll, value = self._match(scope) if scope["type"] == "http" and scope["method"] == "GET" else (None, None)
@@ -79,11 +103,35 @@ class PollRoutes:
         request = Request(scope, receive, send)
         try:
             principal = await poll.guard.check(request)
+        except HANDLED as exc:
+            answer = _rendered(poll.guard.dialect.handle(exc))
+        else:
+            answer = await self._answer(poll, value, request, principal)
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": [*headers, *reported_headers(scope)]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, poll: Poll, value: Any, request: Request, principal: Any) -> Answer:
+        version = self.version() if poll.stored_only and self.version is not None else None
+        key = (poll.prefix, value, principal.org_id)
+        if version is not None:
+            if version != self._answers_version or len(self._answers) >= REMEMBERED_ANSWERS:
+                self._answers.clear()
+                self._answers_version = version
+            remembered = self._answers.get(key)
+            if remembered is not None:
+                return remembered
+        try:
             response = await poll.endpoint(**{poll.param: value, "request": request, "principal": principal})
         except HANDLED as exc:
             response = poll.guard.dialect.handle(exc)
-        response.raw_headers.extend(reported_headers(scope))
-        await response(scope, receive, send)
+        except Exception:  # what `Failsafe` does for the framework's routes
+            log.exception("unhandled error on GET %s", request.scope["path"])
+            return _rendered(poll.guard.dialect.render(ServiceError(INTERNAL_ERROR, status=500)))
+        answer = _rendered(response)
+        if version is not None:
+            self._answers[key] = answer
+        return answer
 
     def _match(self, scope: Scope) -> tuple[Poll | None, Any]:
         path: str = scope["path"]
@@ -96,3 +144,8 @@ class PollRoutes:
             return None, None
         value = poll.convert(tail)
         return (poll, value) if value is not None else (None, None)
+
+
+def _rendered(response: Response) -> Answer:
+    """A fully rendered response (every polled endpoint returns one with its body in memory)."""
+    return response.status_code, list(response.raw_headers), response.body

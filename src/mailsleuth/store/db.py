@@ -172,6 +172,12 @@ class Database:
         async with self._reader.connect() as connection:
             return (await connection.execute(statement, params)).first()
 
+    def version(self) -> int | None:
+        """A counter that moves whenever anything is committed, by any connection of any process, so
+        an answer computed from the database may be reused while it stays put. SQLite's
+        `PRAGMA data_version`; None on PostgreSQL, which keeps no such counter."""
+        return self._lookups.version() if self._lookups is not None else None
+
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic upgrade head); safe to call on every start."""
         config = alembic_config(self.url)

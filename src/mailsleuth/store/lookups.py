@@ -74,7 +74,7 @@ class Lookups:
         for position, name in prepared.slots:
             values[position] = params[name]
         connection = self._driver()
-        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        version = self.version()
         if version != self._version or len(self._answers) >= CACHED_ANSWERS:
             self._answers.clear()
             self._version = version
@@ -86,6 +86,10 @@ class Lookups:
         if answer is None:
             return None
         return prepared.fresh_copy(*answer)  # type: ignore[misc]
+
+    def version(self) -> int:
+        """A number that moves whenever any other connection, of any process, commits."""
+        return self._driver().execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         if self._connection is not None:

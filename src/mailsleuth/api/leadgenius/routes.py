@@ -84,8 +84,8 @@ def answer(job: Search, email: str | None) -> tuple[int, dict[str, Any]]:
 STATUS_PATHS = ("/emailguess/v1/job/status/{jobid}", "/emailguess/v1/status/{jobid}")
 
 
-@polled(CALLER, STATUS_PATHS[0], str)
-@polled(CALLER, STATUS_PATHS[1], str)
+@polled(CALLER, STATUS_PATHS[0], str, stored_only=True)
+@polled(CALLER, STATUS_PATHS[1], str, stored_only=True)
 async def status(jobid: str, request: Request, principal: Caller) -> FastJSON:
     """200 with the address, 202 while the job runs, 404 when nothing was found."""
     db = services(request).db

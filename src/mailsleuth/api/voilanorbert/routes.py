@@ -232,7 +232,7 @@ async def list_contacts(request: Request, principal: Caller) -> dict[str, Any]:
 
 
 @route("GET", "/contacts/{contact_id}", summary="Get a contact")
-@polled(CALLER, PREFIX + "/contacts/{contact_id}", parse_id)
+@polled(CALLER, PREFIX + "/contacts/{contact_id}", parse_id, stored_only=True)
 async def get_contact(contact_id: PathId, request: Request, principal: Caller) -> FastJSON:
     contact = await store.get_contact(services(request).db, principal.org_id, contact_id)
     if contact is None:
