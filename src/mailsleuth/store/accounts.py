@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -253,6 +253,17 @@ async def list_keys(db: Database, org_id: int) -> list[ApiKeyInfo]:
         return [_key_record(row) for row in rows]
 
 
+_KEY_OWNER = (
+    select(
+        m.ApiKey.id.label("key_id"), m.ApiKey.key_hash, m.User.id.label("user_id"), m.User.email, m.User.name,
+        m.User.admin, m.Organization.id.label("org_id"), m.Organization.name.label("org_name"),
+    )
+    .join(m.User, m.User.id == m.ApiKey.user_id)
+    .join(m.Organization, m.Organization.id == m.ApiKey.org_id)
+    .where(m.ApiKey.key_hash == bindparam("digest"), m.ApiKey.revoked.is_(False))
+)
+
+
 async def authenticate(db: Database, key: str) -> Principal | None:
     """The caller behind a presented key, or None (unknown, revoked, or malformed key).
 
@@ -261,20 +272,10 @@ async def authenticate(db: Database, key: str) -> Principal | None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         return None
     digest = _hash_key(key)
-    async with db.read() as session:
-        query = (
-            select(m.ApiKey, m.User, m.Organization)
-            .join(m.User, m.User.id == m.ApiKey.user_id)
-            .join(m.Organization, m.Organization.id == m.ApiKey.org_id)
-            .where(m.ApiKey.key_hash == digest, m.ApiKey.revoked.is_(False))
-        )
-        found = (await session.execute(query)).first()
-    if found is None:
+    found = await db.read_one(_KEY_OWNER, {"digest": digest})
+    if found is None or not hmac.compare_digest(found.key_hash, digest):
         return None
-    api_key, user, org = found
-    if not hmac.compare_digest(api_key.key_hash, digest):
-        return None
-    return Principal(org.id, user.id, api_key.id, user.email, user.name, org.name, user.admin)
+    return Principal(found.org_id, found.user_id, found.key_id, found.email, found.name, found.org_name, found.admin)
 
 
 # --- credits -----------------------------------------------------------------------------------
