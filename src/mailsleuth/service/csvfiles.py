@@ -106,7 +106,7 @@ def open_table(stream: IO[str], source: str) -> Table:
         line = 1
         try:
             for line, row in enumerate(reader, start=2):
-                if not row or not any(cell.strip() for cell in row):
+                if not "".join(row).strip():  # no row, or only blank cells
                     continue
                 if len(row) < width:
                     row = row + [""] * (width - len(row))
