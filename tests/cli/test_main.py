@@ -141,7 +141,8 @@ def test_verify_file_writes_the_same_file_with_and_without_pipelining(mail_world
     outputs = []
     for pipelining in ("true", "false"):
         out = tmp_path / f"out-{pipelining}.csv"
-        done = run(mail_world, "verify-file", str(source), "-o", str(out), env={"MAILSLEUTH_USE_PIPELINING": pipelining})
+        env = {"MAILSLEUTH_USE_PIPELINING": pipelining}
+        done = run(mail_world, "verify-file", str(source), "-o", str(out), env=env)
         assert done.returncode == 0, done.stderr
         outputs.append(out.read_text(encoding="utf-8"))
     assert outputs[0] == outputs[1]

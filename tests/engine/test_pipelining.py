@@ -65,7 +65,9 @@ async def test_a_batch_goes_out_as_one_group_and_each_reply_pairs_with_its_recip
     [(mixed_host(pipelining=False), {}), (mixed_host(), {"pipelining": False})],
     ids=["not offered", "not wanted"],
 )
-async def test_without_pipelining_each_recipient_waits_for_its_reply(behaviour: Behaviour, options: dict[str, Any]) -> None:
+async def test_without_pipelining_each_recipient_waits_for_its_reply(
+    behaviour: Behaviour, options: dict[str, Any]
+) -> None:
     async with session_with(behaviour, **options) as (server, session):
         assert not session.pipelining
         replies = await replies_for(session, MIXED)
@@ -218,7 +220,10 @@ async def test_multi_line_replies_split_across_packets_are_put_together_as_aiosm
 
 @pytest.mark.parametrize(
     ("garbage", "problem"),
-    [(b"250 2.1.5 Ok\r\nhello there\r\n", "malformed reply line"), (b"250 " + b"x" * 9000 + b"\r\n", "reply line too long")],
+    [
+        (b"250 2.1.5 Ok\r\nhello there\r\n", "malformed reply line"),
+        (b"250 " + b"x" * 9000 + b"\r\n", "reply line too long"),
+    ],
 )
 async def test_what_is_not_a_reply_ends_the_group_and_the_connection(garbage: bytes, problem: str) -> None:
     async def script(writer: asyncio.StreamWriter) -> None:

@@ -200,10 +200,11 @@ class SmtpSession:
     ) -> SmtpSession:
         """Connect to the IP `address`, read the banner, EHLO (HELO if refused), STARTTLS, MAIL FROM.
 
-        STARTTLS happens only when asked and offered; so does PIPELINING (`rcpt_each`). `tls_context` defaults to one that does not verify
-        the server: a probe only wants privacy on the wire, and mail hosts often present certificates
-        for another name. An empty `mail_from` sends the null sender `<>`. `source_address` is the
-        local IP to connect from (empty: the system's choice).
+        STARTTLS happens only when asked and offered, and so does PIPELINING (see `rcpt_each`).
+        `tls_context` defaults to one that does not verify the server: a probe only wants privacy on
+        the wire, and mail hosts often present certificates for another name. An empty `mail_from`
+        sends the null sender `<>`. `source_address` is the local IP to connect from (empty: the
+        system's choice).
         """
         _check_wire_text(helo, "HELO name")
         _check_wire_text(mail_from, "MAIL FROM address", allow_empty=True)

@@ -239,7 +239,7 @@ class Verifier:
             free=domains.is_free_provider(domain),
             suggestion=domains.suggest(normalised),
         )
-        route = await self.resolver.mail_route(domain)
+        route = self.resolver.cached_route(domain) or await self.resolver.mail_route(domain)
         result.mx_hosts = [mx.host for mx in route.hosts]
         settled = grade_route(route)
         if settled is not None:
