@@ -96,6 +96,28 @@ async def test_a_group_left_early_is_read_to_its_end_so_later_replies_pair_up() 
     assert server.stats.rcpt_count == len(MIXED) + 2
 
 
+@pytest.mark.parametrize("offered", [True, False])
+async def test_a_batch_that_spends_the_session_ends_with_quit(offered: bool) -> None:
+    async with session_with(mixed_host(pipelining=offered)) as (server, session):
+        async with aclosing(session.rcpt_each(MIXED, then_quit=True)) as replies:
+            kinds = [reply.kind async for reply in replies]
+        assert session.closed
+    assert kinds == MIXED_KINDS
+    assert list(server.stats.commands)[-len(MIXED) - 1 :] == [f"RCPT TO:<{a}>" for a in MIXED] + ["QUIT"]
+    assert server.stats.pipelined == (len(MIXED) if offered else 0)  # QUIT rode in the group
+    assert server.stats.commands.count("QUIT") == 1
+
+
+async def test_a_quitting_group_left_early_still_says_goodbye() -> None:
+    async with session_with(mixed_host()) as (server, session):
+        async with aclosing(session.rcpt_each(MIXED, then_quit=True)) as replies:
+            async for _ in replies:
+                break
+        assert session.closed
+    assert list(server.stats.commands)[-1] == "QUIT"
+    assert server.stats.commands.count("QUIT") == 1
+
+
 async def test_too_many_recipients_mid_group_reads_as_slow_down_for_the_rest() -> None:
     async with session_with(Behaviour(catch_all=True, max_recipients=2)) as (_, session):
         replies = await replies_for(session, [f"user{n}@acme.test" for n in range(5)])

@@ -24,9 +24,11 @@ class FakeSession:
         await asyncio.sleep(0.001)
         return OK
 
-    async def rcpt_each(self, addresses: Sequence[str]) -> AsyncIterator[SmtpReply]:
+    async def rcpt_each(self, addresses: Sequence[str], *, then_quit: bool = False) -> AsyncIterator[SmtpReply]:
         for address in addresses:
             yield await self.rcpt(address)
+        if then_quit:
+            await self.close()
 
     async def reset(self) -> None:
         self.resets += 1

@@ -185,18 +185,22 @@ async def test_real_postfix_answers_a_pipelined_batch_in_order() -> None:
             kinds = [(reply.code, reply.kind) async for reply in replies]
         await session.reset()  # still in step with Postfix after the group
         again = await session.rcpt(postfix.mailboxes[0])
+        async with aclosing(session.rcpt_each(postfix.mailboxes, then_quit=True)) as replies:
+            last = [reply.kind async for reply in replies]  # and QUIT at the end of the group
+        assert session.closed
     finally:
         await session.close()
 
     rejected, accepted = (550, ReplyKind.NO_SUCH_USER), (250, ReplyKind.ACCEPTED)
     assert kinds == [rejected] + [accepted] * len(postfix.mailboxes) + [rejected]
     assert again.kind is ReplyKind.ACCEPTED
+    assert last == [ReplyKind.ACCEPTED] * len(postfix.mailboxes)
     first, after = await log_line_after(log, log_start, "reject: RCPT", f"to=<{unknown[0]}>")
     smtpd = first.split(": ", 1)[0].rsplit(" ", 1)[1]
     _, after = await log_line_after(log, after, f"{smtpd}: ", "reject: RCPT", f"to=<{unknown[1]}>")
     disconnect, _ = await log_line_after(log, after, f"{smtpd}: disconnect from")
-    total = len(batch) + 1
-    assert f" rcpt={total - 2}/{total} " in disconnect
+    total = len(batch) + 1 + len(postfix.mailboxes)
+    assert f" rcpt={total - 2}/{total} " in disconnect and " quit=1 " in disconnect
     assert " data=" not in disconnect and " bdat=" not in disconnect
     assert "improper command pipelining" not in log.read_bytes()[log_start:].decode(errors="replace")
     assert postfix.queue_ids() - queued_before == set()

@@ -46,8 +46,9 @@ class Session(Protocol):
 
     async def rcpt(self, address: str) -> SmtpReply: ...
 
-    def rcpt_each(self, addresses: Sequence[str]) -> AsyncIterator[SmtpReply]:
-        """The replies for several recipients, in order (pipelined where the host allows)."""
+    def rcpt_each(self, addresses: Sequence[str], *, then_quit: bool = False) -> AsyncIterator[SmtpReply]:
+        """The replies for several recipients, in order (pipelined where the host allows); with
+        `then_quit` the session ends after them."""
         ...
 
     async def reset(self) -> None: ...

@@ -251,7 +251,7 @@ class SmtpSession:
         response = await self._command("rcpt", b"RCPT", b"TO:<" + address.encode("ascii") + b">")
         return classify(response.code, response.message)
 
-    async def rcpt_each(self, addresses: Sequence[str]) -> AsyncIterator[SmtpReply]:
+    async def rcpt_each(self, addresses: Sequence[str], *, then_quit: bool = False) -> AsyncIterator[SmtpReply]:
         """Ask about each address in turn, yielding the classified replies in order.
 
         With PIPELINING the RCPT commands go out as one group in one write (RFC 2920 lets RCPT
@@ -261,17 +261,24 @@ class SmtpSession:
         `contextlib.aclosing`: a group left early is still read to its end so that the
         conversation stays in step, and a group that cannot be (timeout, garbage) drops the
         connection. Timeouts and dropped connections raise ProbeError after the replies that came.
+
+        `then_quit` ends the session with this batch (its recipient budget is spent): QUIT rides at
+        the end of the group (RFC 2920 allows it as a group's last command), or follows the last
+        reply without PIPELINING.
         """
         lines = [b"RCPT TO:<" + _check_wire_text(a, "recipient").encode("ascii") + b">\r\n" for a in addresses]
         self._require_open("rcpt")
         if not self.pipelining or len(lines) < 2:
             for address in addresses:
                 yield await self.rcpt(address)
+            if then_quit:
+                await self.close()
             return
         transport = cast(asyncio.Transport, self._client.transport)
+        commands = lines + [b"QUIT\r\n"] if then_quit else lines
         taken = 0
-        async with ReplyGroup(transport, len(lines)) as group:
-            transport.write(b"".join(lines))
+        async with ReplyGroup(transport, len(commands)) as group:
+            transport.write(b"".join(commands))
             self.recipients += len(lines)
             try:
                 while taken < len(lines):
@@ -283,13 +290,15 @@ class SmtpSession:
                 what = "timed out waiting for a reply" if isinstance(exc, TimeoutError) else str(exc)
                 raise ProbeError("rcpt", f"{what} ({taken} of {len(lines)} pipelined recipients answered)") from exc
             except GeneratorExit:  # the caller stopped early: read the rest so the next command pairs up
-                await self._finish(group)
+                await self._finish(group, quitting=then_quit)
                 raise
             except BaseException:  # cancelled mid-group
                 self._client.close()
                 raise
+            await self._finish(group, quitting=then_quit)  # the QUIT's goodbye, if it was sent
 
-    async def _finish(self, group: ReplyGroup) -> None:
+    async def _finish(self, group: ReplyGroup, *, quitting: bool) -> None:
+        """Read the rest of a group's replies; a session whose group ended in QUIT is closed."""
         try:
             while not group.complete:
                 await group.next(self._timeout)
@@ -298,6 +307,9 @@ class SmtpSession:
         except BaseException:
             self._client.close()
             raise
+        if quitting:
+            self._closed = True
+            self._client.close()
 
     async def reset(self) -> None:
         """RSET and MAIL FROM again, so the next recipients start a fresh transaction."""

@@ -354,8 +354,9 @@ class Verifier:
         while (budget := self.politeness.budget(session)) > 0 and await _more_work(queue):
             taken, asks = self._take(domain, queue, budget)
             try:
-                if asks:  # one batch: pipelined in one write when the host offers it
-                    async with aclosing(session.rcpt_each([address for _, address in asks])) as replies:
+                if asks:  # one batch: pipelined in one write when the host offers it; a batch
+                    last = len(asks) == budget  # that spends the session's budget ends it (QUIT)
+                    async with aclosing(session.rcpt_each([a for _, a in asks], then_quit=last)) as replies:
                         asked = iter(asks)
                         async for reply in replies:
                             item, _ = next(asked)
