@@ -3,7 +3,9 @@
 Probing is organised per domain: every check for a domain (a single address, a finder's candidate
 sequence, thousands of bulk rows) joins the domain's queue, and at most ``max_connections`` workers
 drain that queue over pooled sessions, so concurrent checks for one domain share connections and RCPT
-transactions instead of each opening its own. Grading is a pure function of what the wire said.
+transactions instead of each opening its own. A worker takes the queued checks in batches of up to
+the session's recipient budget, which go out as one pipelined RCPT group where the host offers
+PIPELINING. Grading is a pure function of what the wire said.
 """
 
 from __future__ import annotations
