@@ -5,11 +5,24 @@
 The mail world runs in this process; the CLI runs as a child process exactly as a user would start
 it, so its peak RSS (ru_maxrss of the child) is the figure that matters. The CPU time per row of the
 CLI and of the world are printed too: on a shared machine the wall-clock rate follows the CPU the
-processes get, the CPU per row is what the code costs. Where the CLI's time went (cProfile and
-py-spy, 50,000 rows): a head-of-line stall in the ordered window emptied the domain queues, so
-every row paid RSET + MAIL FROM + RCPT instead of one RCPT per batch; IDNA/host checks and DNS name
-parsing ran once per row instead of once per domain; what remains is email-validator's syntax
-check, aiosmtplib's per-command work and the socket sends, and one task per row.
+processes get, the CPU per row is what the code costs.
+
+Figures (1 M rows, 50 domains, zero latency, 2 shared cores; main and this code back to back):
+
+    main (e2883a6):          3,525-5,247 rows/s, CPU per row CLI 171-234 us, world 59-76 us, 99 MB
+    with pipelining:         7,108-11,836 rows/s, CPU per row CLI 75-107 us, world 24-31 us, 100-102 MB
+
+Where the CLI's time went before (py-spy, 50,000 rows): every RCPT was its own round trip through
+aiosmtplib (a quarter of the CPU in its per-command work and one socket send per command), and
+email-validator's full syntax check ran on every row (another quarter). Now a domain's queued checks
+go out as one pipelined RCPT group per session (RFC 2920) with QUIT at its end, so a connection of
+20 recipients costs connect, banner, EHLO, MAIL FROM and one group; email-validator judges each
+distinct domain part once. What is left (py-spy, share of the CLI's samples): the ordered window's
+task, semaphore and future per row ~20 %, the per-row verify path (result object, DNS cache read,
+domain queue) ~20 %, opening sessions through aiosmtplib ~11 %, reading and classifying the reply
+groups ~11 %, CSV writing ~4 %, the syntax check ~2 %, socket sends ~2 % (8 % before); interpreter
+start and imports are a fixed ~1.5 s. Next steps would be batching rows per domain instead of one
+task each, and MAIL FROM riding in the first group.
 """
 
 from __future__ import annotations

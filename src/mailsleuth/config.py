@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     allow_private_networks: bool = False
     egress_ca_file: str = ""  # PEM file of the CAs outgoing HTTPS trusts instead; empty: certifi's roots
     use_starttls: bool = False
+    use_pipelining: bool = True  # RCPT batches in one write where the mail host offers PIPELINING (RFC 2920)
 
     connect_timeout: float = 10.0
     command_timeout: float = 15.0

@@ -14,8 +14,10 @@ import pytest
 from tests.mailworld.world import MailWorld
 
 
-def run(world: MailWorld, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **world.env(), "COLUMNS": "200"}
+def run(
+    world: MailWorld, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **world.env(), "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "mailsleuth", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
     )
@@ -128,6 +130,28 @@ def test_verify_file_streams_rows_with_results(mail_world: MailWorld, tmp_path: 
     assert rows[0]["note"] == "'=HYPERLINK(1)"  # spreadsheet formulas neutralised
     assert rows[4]["note"] == ""  # ragged row padded
     assert "5 rows" in done.stderr
+
+
+def test_verify_file_writes_the_same_file_with_and_without_pipelining(mail_world: MailWorld, tmp_path: Path) -> None:
+    """Pipelined RCPT batches change the wire, never the answers: the same rows, columns and verdicts."""
+    locals_ = ["jane.doe", "john.smith", "nobody", "info", "Jane.Doe", "x.y", "jäne"]
+    domains = ["acme.test", "full.test", "disabled.test", "catchall.test", "nxdomain.test", "nullmx.test"]
+    addresses = [f"{local}@{domain}" for domain in domains for local in locals_] + ["not an address", "a@@b.test"]
+    source = write_csv(tmp_path / "in.csv", [["id", "email"]] + [[str(n), a] for n, a in enumerate(addresses * 8)])
+    outputs = []
+    for pipelining in ("true", "false"):
+        out = tmp_path / f"out-{pipelining}.csv"
+        env = {"MAILSLEUTH_USE_PIPELINING": pipelining}
+        done = run(mail_world, "verify-file", str(source), "-o", str(out), env=env)
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    rows = {r["email"]: r for r in read_csv(tmp_path / "out-true.csv")}
+    assert len(read_csv(tmp_path / "out-true.csv")) == len(addresses) * 8
+    assert (rows["jane.doe@acme.test"]["verdict"], rows["jane.doe@acme.test"]["smtp_code"]) == ("deliverable", "250")
+    assert (rows["nobody@acme.test"]["verdict"], rows["nobody@acme.test"]["smtp_code"]) == ("undeliverable", "550")
+    assert rows["jane.doe@full.test"]["verdict"] == "risky" and rows["nobody@catchall.test"]["catch_all"] == "True"
+    assert rows["jäne@acme.test"]["verdict"] == "unknown"
 
 
 def test_verify_file_with_a_named_column(mail_world: MailWorld, tmp_path: Path) -> None:

@@ -201,6 +201,18 @@ async def test_records_expire_with_their_ttl(zone: DnsServer) -> None:
     assert zone.queries("shortttl.test", "MX") == sent + 1
 
 
+async def test_a_cached_route_is_there_only_while_it_is_fresh(zone: DnsServer) -> None:
+    clock = FakeClock()
+    resolver = resolver_for(zone, clock=clock)
+    sent = zone.queries("shortttl.test", "MX")
+    assert resolver.cached_route("shortttl.test") is None  # never asked: nothing to give, nothing sent
+    route = await resolver.mail_route("ShortTTL.test.")
+    assert resolver.cached_route("shortttl.test") == route == resolver.cached_route("SHORTTTL.TEST")
+    clock.now += 31
+    assert resolver.cached_route("shortttl.test") is None
+    assert zone.queries("shortttl.test", "MX") == sent + 1
+
+
 async def test_a_short_address_ttl_shortens_the_route(zone: DnsServer) -> None:
     clock = FakeClock()
     resolver = resolver_for(zone, clock=clock)

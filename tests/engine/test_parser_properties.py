@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from mailsleuth.engine import domains
 from mailsleuth.engine.domains import InvalidAddress, InvalidDomain, normalise_domain, parse_address
 from mailsleuth.engine.egress import is_public_address
 from mailsleuth.engine.names import InvalidName, name_or_none, parse_name
@@ -75,3 +78,53 @@ def test_names_with_a_lone_surrogate_are_refused_before_transliteration(
 def test_an_address_judged_public_is_global(address: object) -> None:
     if is_public_address(str(address)):
         assert address.is_global and not address.is_multicast  # type: ignore[attr-defined]
+
+
+def _outcome(parse: Callable[[str], tuple[str, str, str]], value: str) -> tuple[str, str, str] | str:
+    try:
+        return parse(value)
+    except InvalidAddress as exc:
+        return f"refused: {exc}"
+
+
+# Addresses shaped like bulk rows (what parse_address's short path takes), with the edges that
+# email-validator and the host rules refuse: leading, trailing and doubled dots and hyphens, long
+# local parts and labels, IDNA prefixes, numeric and reserved top-level names, RFC 2142 names.
+_ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+_ATOMS = st.text(st.sampled_from(_ATEXT), min_size=1, max_size=20)
+_LOCALS = st.one_of(
+    st.lists(_ATOMS, min_size=1, max_size=4).map(".".join),  # valid dot-atoms, up to and past 64
+    st.text(st.sampled_from(_ATEXT + "."), min_size=0, max_size=70),
+    st.integers(50, 70).map(lambda n: "l" * n),
+    st.sampled_from(["Info", "POSTMASTER", "sales", "www", "jane.doe", "a" * 64, "a" * 65, ".a", "a..b"]),
+)
+_LABELS = st.one_of(
+    st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?", fullmatch=True),  # valid labels
+    st.text(st.sampled_from("abzAZ09-"), min_size=0, max_size=12),
+    st.sampled_from(["xn--mnchen-3ya", "xn--", "xn--zz", "a" * 63, "a" * 64, "localhost", "123", "com"]),
+)
+_DOMAINS = st.one_of(
+    st.tuples(st.lists(_LABELS, min_size=1, max_size=5), st.sampled_from(["test", "com", "de", "museum", ""])).map(
+        lambda parts: ".".join([*parts[0], parts[1]] if parts[1] else parts[0])
+    ),
+    st.integers(0, 100).map(lambda k: ("b" * 62 + ".") * 2 + "c" * k + ".test"),  # near 254 in all
+    st.sampled_from(["a." * 126 + "test", "mem1.test.", "MEM1.Test", "x" * 250 + ".test", ".test", "a.b-.test"]),
+)
+
+
+@settings(max_examples=1500, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_LOCALS, _DOMAINS, st.sampled_from(["", " ", "  "]))
+@example("l" * 64, ("b" * 62 + ".") * 2 + "c" * 58 + ".test", "")  # 254 characters: the longest allowed
+@example("l" * 64, ("b" * 62 + ".") * 2 + "c" * 59 + ".test", " ")  # 255
+@example("l" * 63, ("xn--mnchen-3ya" + ".") * 12 + "c" * 5 + ".test", "")  # 254 in A-labels
+@example("l" * 64, ("xn--mnchen-3ya" + ".") * 12 + "c" * 5 + ".test", "")  # 255
+def test_the_short_path_answers_as_email_validator_does(local: str, domain: str, pad: str) -> None:
+    value = f"{pad}{local}@{domain}{pad}"
+    assert _outcome(parse_address, value) == _outcome(domains._parse_address_fully, value)
+
+
+@FAST
+@given(TRICKY, TRICKY)
+def test_any_value_is_answered_as_email_validator_does(local: str, domain: str) -> None:
+    value = f"{local}@{domain}"
+    assert _outcome(parse_address, value) == _outcome(domains._parse_address_fully, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -22,6 +23,12 @@ class FakeSession:
         self.recipients += 1
         await asyncio.sleep(0.001)
         return OK
+
+    async def rcpt_each(self, addresses: Sequence[str], *, then_quit: bool = False) -> AsyncIterator[SmtpReply]:
+        for address in addresses:
+            yield await self.rcpt(address)
+        if then_quit:
+            await self.close()
 
     async def reset(self) -> None:
         self.resets += 1

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import uuid
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,10 +154,53 @@ async def test_verifier_end_to_end_against_real_postfix(mail_world: MailWorld) -
         known = await verifier.verify(postfix.mailboxes[0])
         unknown = await verifier.verify(f"nobody-{uuid.uuid4().hex[:12]}@{postfix.domain}")
         found = await Finder(verifier).find(parse_name("John Smith"), postfix.domain)
+        batch = [f"nobody-{n}-{uuid.uuid4().hex[:8]}@{postfix.domain}" for n in range(3)] + list(postfix.mailboxes)
+        many = [r.verdict async for r in verifier.verify_many(batch)]  # pipelined batches on shared sessions
     assert (known.verdict, known.catch_all, known.smtp_code) == (Verdict.DELIVERABLE, False, 250)
     assert known.mx_hosts == ["mx.postfix.mailsleuth.test"]
     assert (unknown.verdict, unknown.reason, unknown.enhanced_status) == (
         Verdict.UNDELIVERABLE, "mailbox_not_found", "5.1.1"
     )
     assert (found.email, found.score) == (f"john.smith@{postfix.domain}", 100)
+    assert many == [Verdict.UNDELIVERABLE] * 3 + [Verdict.DELIVERABLE] * len(postfix.mailboxes)
+    assert postfix.queue_ids() - queued_before == set()
+
+
+async def test_real_postfix_answers_a_pipelined_batch_in_order() -> None:
+    """Postfix offers PIPELINING: one group of RCPTs gets its replies in order, Postfix logs no
+    improper pipelining, counts every recipient and, as ever, receives no mail."""
+    postfix = postfix_from_env()
+    log = Path(postfix.setting("maillog_file"))
+    log_start = log.stat().st_size
+    queued_before = postfix.queue_ids()
+    unknown = [f"nobody-{uuid.uuid4().hex[:12]}@{postfix.domain}" for _ in range(2)]
+    batch = [unknown[0], *postfix.mailboxes, unknown[1]]
+
+    session = await SmtpSession.open(
+        postfix.host, postfix.port, helo=HELO, mail_from=f"verify@{HELO}", connect_timeout=5.0, command_timeout=10.0
+    )
+    try:
+        assert session.pipelining
+        async with aclosing(session.rcpt_each(batch)) as replies:
+            kinds = [(reply.code, reply.kind) async for reply in replies]
+        await session.reset()  # still in step with Postfix after the group
+        again = await session.rcpt(postfix.mailboxes[0])
+        async with aclosing(session.rcpt_each(postfix.mailboxes, then_quit=True)) as replies:
+            last = [reply.kind async for reply in replies]  # and QUIT at the end of the group
+        assert session.closed
+    finally:
+        await session.close()
+
+    rejected, accepted = (550, ReplyKind.NO_SUCH_USER), (250, ReplyKind.ACCEPTED)
+    assert kinds == [rejected] + [accepted] * len(postfix.mailboxes) + [rejected]
+    assert again.kind is ReplyKind.ACCEPTED
+    assert last == [ReplyKind.ACCEPTED] * len(postfix.mailboxes)
+    first, after = await log_line_after(log, log_start, "reject: RCPT", f"to=<{unknown[0]}>")
+    smtpd = first.split(": ", 1)[0].rsplit(" ", 1)[1]
+    _, after = await log_line_after(log, after, f"{smtpd}: ", "reject: RCPT", f"to=<{unknown[1]}>")
+    disconnect, _ = await log_line_after(log, after, f"{smtpd}: disconnect from")
+    total = len(batch) + 1 + len(postfix.mailboxes)
+    assert f" rcpt={total - 2}/{total} " in disconnect and " quit=1 " in disconnect
+    assert " data=" not in disconnect and " bdat=" not in disconnect
+    assert "improper command pipelining" not in log.read_bytes()[log_start:].decode(errors="replace")
     assert postfix.queue_ids() - queued_before == set()

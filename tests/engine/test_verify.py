@@ -236,3 +236,84 @@ async def test_a_catch_all_check_sends_one_rcpt_and_is_cached(mail_world: MailWo
     assert takes_all.stats.rcpt_count == 1 and honest.stats.rcpt_count == 1  # the second check was the cache
     assert (nowhere.route.status, nowhere.catch_all) == (RouteStatus.NULL_MX, None)
     assert takes_all.stats.data_count == 0
+
+
+def two_host_domain(world: MailWorld, name: str, first: Behaviour, second: Behaviour | None) -> tuple[str, ...]:
+    """``name`` with MX 10 behaving as ``first`` and, when given, MX 20 behaving as ``second``."""
+    hosts = [(10, f"mx1.{name}", first)] + ([(20, f"mx2.{name}", second)] if second else [])
+    for _, host, behaviour in hosts:
+        world.add_domain(f"only-{host}", mx=[(10, host)], behaviour=behaviour)
+    return world.add_domain(name, mx=[(preference, host) for preference, host, _ in hosts])
+
+
+EVEN = {f"u{i}" for i in range(0, 12, 2)}
+EVEN_VERDICTS = [Verdict.DELIVERABLE if i % 2 == 0 else Verdict.UNDELIVERABLE for i in range(12)]
+
+
+async def test_a_hang_up_mid_batch_sends_the_unanswered_rows_to_the_next_host(
+    mail_world: MailWorld, world_settings: Settings
+) -> None:
+    """mx1 hangs up (421) at its 6th RCPT: the catch-all test and u0..u3 have their answers, u4 on
+    are asked again at mx2, so every row gets a real verdict and none is lost or asked twice at mx2."""
+    first, second = two_host_domain(
+        mail_world, "hangup.test", Behaviour(mailboxes=EVEN, hang_up_after=5), Behaviour(mailboxes=EVEN)
+    )
+    settings = world_settings.model_copy(update={"max_connections_per_host": 1})
+    async with Verifier(settings) as verifier:
+        results = [r async for r in verifier.verify_many([f"u{i}@hangup.test" for i in range(12)])]
+        assert await verifier.politeness.cooldown_remaining(mail_world.ip(first)) > 0
+    assert [r.verdict for r in results] == EVEN_VERDICTS
+    assert [r.smtp_code for r in results] == [250 if i % 2 == 0 else 550 for i in range(12)]
+    assert mail_world.stats(first).rcpt_count == 6
+    assert mail_world.stats(second).rcpt_count == 8  # u4..u11, the catch-all verdict already known
+    assert mail_world.stats(first).pipelined > 0
+
+
+async def test_a_hang_up_mid_batch_with_no_other_host_is_unknown_never_undeliverable(
+    mail_world: MailWorld, world_settings: Settings
+) -> None:
+    two_host_domain(mail_world, "hangup-alone.test", Behaviour(mailboxes=EVEN, hang_up_after=5), None)
+    settings = world_settings.model_copy(update={"max_connections_per_host": 1})
+    async with Verifier(settings) as verifier:
+        results = [r async for r in verifier.verify_many([f"u{i}@hangup-alone.test" for i in range(12)])]
+    assert [r.verdict for r in results[:4]] == EVEN_VERDICTS[:4]
+    assert {(r.verdict, r.reason, r.smtp_code) for r in results[4:]} == {(Verdict.UNKNOWN, "rate_limited", 421)}
+
+
+async def test_hosts_with_and_without_pipelining_give_the_same_answers(
+    mail_world: MailWorld, world_settings: Settings
+) -> None:
+    answers = []
+    cases = [("pipelined.test", True, True), ("one-by-one.test", False, True), ("not-wanted.test", True, False)]
+    for name, offered, wanted in cases:
+        behaviour = Behaviour(mailboxes=EVEN, full={"u4"}, disabled={"u6"}, pipelining=offered)
+        mail_world.add_domain(name, behaviour=behaviour)
+        async with Verifier(world_settings.model_copy(update={"use_pipelining": wanted})) as verifier:
+            results = [r async for r in verifier.verify_many([f"u{i}@{name}" for i in range(40)])]
+        answers.append([(r.verdict, r.reason, r.smtp_code, (r.smtp_text or "").replace(name, "D")) for r in results])
+        stats = mail_world.stats(f"mx.{name}")
+        assert (stats.pipelined > 0) is (offered and wanted)
+        assert stats.rcpt_count == 41  # the catch-all test, then each address once
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][4][:2] == (Verdict.RISKY, "mailbox_full")
+    assert answers[0][6][:2] == (Verdict.UNDELIVERABLE, "mailbox_disabled")
+
+
+async def test_an_internationalised_local_part_is_unknown_and_spoils_no_other_check(
+    mail_world: MailWorld, world_settings: Settings
+) -> None:
+    """email-validator accepts "jäne@...", but asking about it needs SMTPUTF8: it is never sent, and
+    the checks queued beside it are answered as usual (it used to fail the domain's whole queue)."""
+    mail_world.add_domain("utf8.test", behaviour=Behaviour(mailboxes={"jane"}))
+    addresses = ["jane@utf8.test", "jäne@utf8.test", "bob@utf8.test", "Jäne@utf8.test", "jane@utf8.test"]
+    async with Verifier(world_settings) as verifier:
+        results = [r async for r in verifier.verify_many(addresses)]
+    assert [(r.verdict, r.reason) for r in results] == [
+        (Verdict.DELIVERABLE, "accepted"),
+        (Verdict.UNKNOWN, "smtputf8_unsupported"),
+        (Verdict.UNDELIVERABLE, "mailbox_not_found"),
+        (Verdict.UNKNOWN, "smtputf8_unsupported"),
+        (Verdict.DELIVERABLE, "accepted"),
+    ]
+    assert results[1].email == "jäne@utf8.test" and results[1].domain == "utf8.test"
+    assert not any("ä" in line for line in mail_world.stats("mx.utf8.test").commands)

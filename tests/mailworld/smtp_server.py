@@ -3,7 +3,9 @@
 Tests and benchmarks run about a hundred of these at once, so it is a single small coroutine per
 connection and no framework. It speaks just enough ESMTP for a prober (EHLO/HELO, STARTTLS, MAIL,
 RCPT, RSET, NOOP, VRFY, QUIT) with Postfix-style replies, refuses DATA (and counts it: probing must
-never send it), and records what it saw in `stats`.
+never send it), and records what it saw in `stats`. It offers PIPELINING (RFC 2920) unless told not
+to: the commands that arrive together are answered in order and their replies go out in one write
+once the input is used up, as RFC 2920 asks of a server.
 
 A host may serve several domains, so recipients match on the address as a whole *or* on its local
 part alone: `mailboxes={"jane.doe"}` accepts jane.doe at any domain routed here, while
@@ -26,6 +28,7 @@ __all__ = ["Behaviour", "ScriptedSmtpServer", "ServerStats"]
 
 COMMAND_LOG_SIZE = 1000
 _LINE_LIMIT = 4096  # longer command lines end the connection (RFC 5321 allows 512)
+_READ_SIZE = 65536
 _MAIL_PATH = re.compile(r"FROM:\s*<([^<>]*)>", re.IGNORECASE)
 _RCPT_PATH = re.compile(r"TO:\s*<([^<>]+)>", re.IGNORECASE)
 
@@ -40,16 +43,18 @@ class Behaviour:
     mailboxes: set[str] = field(default_factory=set)  # local parts or full addresses accepted
     catch_all: bool = False  # accept every recipient not listed in `full` or `disabled`
     greylist_seconds: float = 0.0  # 450 4.7.1 for a recipient until this long after its first try
-    latency: float = 0.0  # delay before every reply, banner included
+    latency: float = 0.0  # time taken over every reply, banner included (a group's replies leave together)
     banner_delay: float = 0.0  # tarpit: extra delay before the banner
     max_connections: int | None = None  # 421 4.7.0 banner for connections above it
     max_recipients: int | None = None  # 452 4.5.3 for RCPTs above it on one connection
+    hang_up_after: int | None = None  # 421 4.7.0 and hang up at the RCPT after this many on one connection
     block: bool = False  # 554 5.7.1 "blocked using zen.spamhaus.org" at MAIL FROM
     full: set[str] = field(default_factory=set)  # 552 5.2.2
     disabled: set[str] = field(default_factory=set)  # 550 5.2.1
     starttls: bool = False  # offer STARTTLS (with a self-signed certificate unless one is given)
     refuse_ehlo: bool = False  # answer EHLO with 502, like a pre-ESMTP host, to exercise HELO
     show_client: bool = False  # greet EHLO with the client's address, as large providers do: "Hello [ip]"
+    pipelining: bool = True  # offer PIPELINING in the EHLO reply
 
     def __post_init__(self) -> None:
         self.mailboxes = {entry.lower() for entry in self.mailboxes}
@@ -79,6 +84,7 @@ class ServerStats:
     max_concurrent: int = 0
     rcpt_count: int = 0
     data_count: int = 0  # must stay 0: a probe never sends DATA
+    pipelined: int = 0  # commands that arrived behind another one before its reply went out
     helo_names: set[str] = field(default_factory=set)
     mail_from: set[str] = field(default_factory=set)
     commands: deque[str] = field(default_factory=lambda: deque(maxlen=COMMAND_LOG_SIZE))
@@ -107,7 +113,8 @@ class _Conversation:
         reply = self._helo(name)
         if not reply.startswith("250"):
             return reply
-        offers = ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
+        offers = ["PIPELINING"] if behaviour.pipelining else []
+        offers += ["SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"]
         if behaviour.starttls and not self.tls:
             offers.append("STARTTLS")
         greeting = f"{self.server.name} Hello [{self.client}]" if behaviour.show_client else self.server.name
@@ -149,6 +156,8 @@ class _Conversation:
         self.recipients += 1
         self.server.stats.rcpt_count += 1
         behaviour = self.server.behaviour
+        if behaviour.hang_up_after is not None and self.recipients > behaviour.hang_up_after:
+            return f"421 4.7.0 {self.server.name} Error: too many recipients, closing connection"
         if behaviour.max_recipients is not None and self.recipients > behaviour.max_recipients:
             return "452 4.5.3 Error: too many recipients"
         address = path[1]
@@ -199,7 +208,7 @@ class ScriptedSmtpServer:
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=_LINE_LIMIT)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -256,26 +265,39 @@ class ScriptedSmtpServer:
             await asyncio.sleep(behaviour.banner_delay)
         if behaviour.max_connections is not None and self.stats.concurrent > behaviour.max_connections:
             self.stats.refused += 1
-            await self._reply(writer, "421 4.7.0 Too many connections from your host, try again later")
+            await self._reply(writer, ["421 4.7.0 Too many connections from your host, try again later"])
             return
-        await self._reply(writer, f"220 {self.name} ESMTP mailworld")
+        await self._reply(writer, [f"220 {self.name} ESMTP mailworld"])
         conversation = _Conversation(self, writer.get_extra_info("peername")[0])
-        while raw := await reader.readline():
-            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-            self.stats.commands.append(line)
-            reply = conversation.respond(line)
-            await self._reply(writer, reply)
-            if reply.startswith("221"):
-                return
-            if line.upper() == "STARTTLS" and reply.startswith("220"):  # the session restarts, encrypted
-                await writer.start_tls(self._tls_context or _self_signed_context())
-                conversation = _Conversation(self, writer.get_extra_info("peername")[0])
-                conversation.tls = True
+        pending = b""
+        while chunk := await reader.read(_READ_SIZE):
+            *lines, pending = (pending + chunk).split(b"\n")
+            if len(pending) > _LINE_LIMIT or any(len(raw) > _LINE_LIMIT for raw in lines):
+                raise ValueError("command line too long")
+            self.stats.pipelined += max(0, len(lines) - 1) + (1 if lines and pending else 0)
+            replies = []
+            for raw in lines:
+                line = raw.rstrip(b"\r").decode("utf-8", "replace")
+                self.stats.commands.append(line)
+                replies.append(conversation.respond(line))
+                if replies[-1].startswith(("221", "421")):  # goodbye, or hanging up on the client
+                    await self._reply(writer, replies)
+                    return
+                if line.upper() == "STARTTLS" and replies[-1].startswith("220"):  # restart, encrypted
+                    await self._reply(writer, replies)
+                    replies, pending = [], b""  # RFC 3207: what was sent before TLS is not a command
+                    await writer.start_tls(self._tls_context or _self_signed_context())
+                    conversation = _Conversation(self, writer.get_extra_info("peername")[0])
+                    conversation.tls = True
+                    break
+            if replies:
+                await self._reply(writer, replies)
 
-    async def _reply(self, writer: asyncio.StreamWriter, reply: str) -> None:
+    async def _reply(self, writer: asyncio.StreamWriter, replies: list[str]) -> None:
+        """Send replies in one write, RFC 2920's rule for the answers to a group of commands."""
         if self.behaviour.latency:
-            await asyncio.sleep(self.behaviour.latency)
-        writer.write(reply.encode() + b"\r\n")
+            await asyncio.sleep(self.behaviour.latency * len(replies))
+        writer.write("".join(f"{reply}\r\n" for reply in replies).encode())
         await writer.drain()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,6 +103,18 @@ async def test_people_are_upserted_and_addresses_learned_once(db: Database) -> N
         await knowledge.save_people(db, org.id, [{"name": "X Y", "salary": "1"}])
     with pytest.raises(ValueError):
         await knowledge.save_people(db, org.id, [{"name": "X Y", "title": "evil\r\nheader"}])
+
+
+async def test_finds_that_confirm_at_once_at_a_new_domain_each_teach_its_convention(db: Database) -> None:
+    """Pipelined probes answer a domain's finds together: their first lessons race to create the
+    domain's convention row (on PostgreSQL one insert loses), and every lesson is kept."""
+    people = {f"{first}.{last}@racing.test": parse_name(f"{first} {last}")
+              for first, last in [("ann", "lee"), ("bob", "ray"), ("cat", "poe"), ("dan", "fry"), ("eve", "orr")]}
+    lessons = (knowledge.learn_people(db, "racing.test", {address: name}, "verify") for address, name in people.items())
+    learned = await asyncio.gather(*lessons)
+    assert learned == [1] * len(people)
+    convention = await store.get_convention(db, "racing.test")
+    assert convention is not None and convention.evidence == len(people)
 
 
 async def test_found_contacts_are_charged_once_each_and_stop_when_credits_run_out(db: Database) -> None:

@@ -26,7 +26,7 @@ import secrets
 import socket
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,11 @@ class Session(Protocol):
     closed: bool
 
     async def rcpt(self, address: str) -> SmtpReply: ...
+
+    def rcpt_each(self, addresses: Sequence[str], *, then_quit: bool = False) -> AsyncIterator[SmtpReply]:
+        """The replies for several recipients, in order (pipelined where the host allows); with
+        `then_quit` the session ends after them."""
+        ...
 
     async def reset(self) -> None: ...
 

@@ -7,21 +7,26 @@ The session is built on aiosmtplib rather than raw streams: it already parses mu
 reply sizes, upgrades to TLS in place and refuses control characters on command lines (a second guard
 behind ours). Only MAIL and RCPT go through `execute_command`, so every reply code comes back raw instead
 of as an exception, and the TCP connection is opened here so a dead port ("connect") is told apart from
-a server that never greets ("banner").
+a server that never greets ("banner"). When the server offers PIPELINING (RFC 2920), the RCPT
+commands of a batch go out in one write and `pipelining.ReplyGroup` reads their replies, which
+aiosmtplib cannot do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
+from typing import cast
 
 import aiosmtplib
 
+from mailsleuth.engine.pipelining import GroupBroken, ReplyGroup
 from mailsleuth.engine.results import ReplyKind, SmtpReply
 
 __all__ = ["ProbeError", "SmtpSession", "classify"]
@@ -126,8 +131,14 @@ class ProbeError(Exception):
         self.reply = reply
 
 
+# Printable ASCII without space and angle brackets: what _check_wire_text lets through, at a glance.
+_WIRE_SAFE = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]+\Z")
+
+
 def _check_wire_text(value: str, what: str, *, allow_empty: bool = False) -> str:
     """Refuse anything that could end an SMTP line early or smuggle parameters onto it."""
+    if len(value) <= 254 and _WIRE_SAFE.match(value):
+        return value
     if not value and not allow_empty:
         raise ValueError(f"{what} is empty")
     if len(value) > 254:
@@ -165,8 +176,10 @@ class SmtpSession:
         self._client = client
         self._sender = mail_from
         self._closed = False
+        self._timeout = client.timeout
         self.host = host
         self.recipients = 0
+        self.pipelining = False  # the server offered PIPELINING (and the caller allowed it)
         self.hello_reply = ""  # what the server said to EHLO/HELO (often the client address it sees)
         self.local_address = ""  # this side's address of the connection
 
@@ -183,13 +196,15 @@ class SmtpSession:
         starttls: bool = False,
         tls_context: ssl.SSLContext | None = None,
         source_address: str = "",
+        pipelining: bool = True,
     ) -> SmtpSession:
         """Connect to the IP `address`, read the banner, EHLO (HELO if refused), STARTTLS, MAIL FROM.
 
-        STARTTLS happens only when asked and offered. `tls_context` defaults to one that does not verify
-        the server: a probe only wants privacy on the wire, and mail hosts often present certificates
-        for another name. An empty `mail_from` sends the null sender `<>`. `source_address` is the
-        local IP to connect from (empty: the system's choice).
+        STARTTLS happens only when asked and offered, and so does PIPELINING (see `rcpt_each`).
+        `tls_context` defaults to one that does not verify the server: a probe only wants privacy on
+        the wire, and mail hosts often present certificates for another name. An empty `mail_from`
+        sends the null sender `<>`. `source_address` is the local IP to connect from (empty: the
+        system's choice).
         """
         _check_wire_text(helo, "HELO name")
         _check_wire_text(mail_from, "MAIL FROM address", allow_empty=True)
@@ -207,6 +222,7 @@ class SmtpSession:
                 with _stage("starttls"):
                     await client.starttls(tls_context=tls_context or _unverified_context())
                 await session._hello(helo)  # RFC 3207: forget what was learned before TLS, ask again
+            session.pipelining = pipelining and client.supports_extension("pipelining")
             await session._mail_from()
         except ProbeError:
             await session.close()  # QUIT if the server is still listening
@@ -234,6 +250,66 @@ class SmtpSession:
         self.recipients += 1
         response = await self._command("rcpt", b"RCPT", b"TO:<" + address.encode("ascii") + b">")
         return classify(response.code, response.message)
+
+    async def rcpt_each(self, addresses: Sequence[str], *, then_quit: bool = False) -> AsyncIterator[SmtpReply]:
+        """Ask about each address in turn, yielding the classified replies in order.
+
+        With PIPELINING the RCPT commands go out as one group in one write (RFC 2920 lets RCPT
+        commands be grouped) and the replies are read back in order, each within the command
+        timeout; without it each command waits for its reply, so a caller that stops early (after
+        a 421, say) sends no more. Every address is checked before anything is sent. Use it under
+        `contextlib.aclosing`: a group left early is still read to its end so that the
+        conversation stays in step, and a group that cannot be (timeout, garbage) drops the
+        connection. Timeouts and dropped connections raise ProbeError after the replies that came.
+
+        `then_quit` ends the session with this batch (its recipient budget is spent): QUIT rides at
+        the end of the group (RFC 2920 allows it as a group's last command), or follows the last
+        reply without PIPELINING.
+        """
+        lines = [b"RCPT TO:<" + _check_wire_text(a, "recipient").encode("ascii") + b">\r\n" for a in addresses]
+        self._require_open("rcpt")
+        if not self.pipelining or len(lines) < 2:
+            for address in addresses:
+                yield await self.rcpt(address)
+            if then_quit:
+                await self.close()
+            return
+        transport = cast(asyncio.Transport, self._client.transport)
+        commands = lines + [b"QUIT\r\n"] if then_quit else lines
+        taken = 0
+        async with ReplyGroup(transport, len(commands)) as group:
+            transport.write(b"".join(commands))
+            self.recipients += len(lines)
+            try:
+                while taken < len(lines):
+                    code, text = await group.next(self._timeout)
+                    taken += 1
+                    yield classify(code, text)
+            except (TimeoutError, GroupBroken) as exc:
+                self._client.close()  # out of step with the server: never pair a stale reply with a command
+                what = "timed out waiting for a reply" if isinstance(exc, TimeoutError) else str(exc)
+                raise ProbeError("rcpt", f"{what} ({taken} of {len(lines)} pipelined recipients answered)") from exc
+            except GeneratorExit:  # the caller stopped early: read the rest so the next command pairs up
+                await self._finish(group, quitting=then_quit)
+                raise
+            except BaseException:  # cancelled mid-group
+                self._client.close()
+                raise
+            await self._finish(group, quitting=then_quit)  # the QUIT's goodbye, if it was sent
+
+    async def _finish(self, group: ReplyGroup, *, quitting: bool) -> None:
+        """Read the rest of a group's replies; a session whose group ended in QUIT is closed."""
+        try:
+            while not group.complete:
+                await group.next(self._timeout)
+        except Exception:
+            self._client.close()
+        except BaseException:
+            self._client.close()
+            raise
+        if quitting:
+            self._closed = True
+            self._client.close()
 
     async def reset(self) -> None:
         """RSET and MAIL FROM again, so the next recipients start a fresh transaction."""
@@ -294,11 +370,12 @@ async def _connect(address: str, port: int, timeout: float, source_address: str 
     """Open the TCP connection here so a dead port is stage "connect", not "banner"."""
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    except socket.gaierror as exc:
+        ip = ipaddress.ip_address(address)  # parsed here: getaddrinfo would take a thread for it
+    except ValueError as exc:
         raise ProbeError("connect", f"not an IP address: {address!r}") from exc
-    family, kind, proto, _, sockaddr = infos[0]
-    sock = socket.socket(family, kind, proto)
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    sockaddr = (address, port, 0, 0) if ip.version == 6 else (address, port)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setblocking(False)
     try:
         if source_address:

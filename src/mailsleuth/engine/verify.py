@@ -3,7 +3,9 @@
 Probing is organised per domain: every check for a domain (a single address, a finder's candidate
 sequence, thousands of bulk rows) joins the domain's queue, and at most ``max_connections`` workers
 drain that queue over pooled sessions, so concurrent checks for one domain share connections and RCPT
-transactions instead of each opening its own. Grading is a pure function of what the wire said.
+transactions instead of each opening its own. A worker takes the queued checks in batches of up to
+the session's recipient budget, which go out as one pipelined RCPT group where the host offers
+PIPELINING. Grading is a pure function of what the wire said.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import secrets
 import time
 from collections import deque
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -101,7 +103,7 @@ class _DomainQueue:
     route: MailRoute
     items: deque[_Item] = field(default_factory=deque)
     workers: int = 0
-    testing_catch_all: bool = False
+    catch_all_test: asyncio.Event | None = None  # set when the test in flight has its answer
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -239,7 +241,7 @@ class Verifier:
             free=domains.is_free_provider(domain),
             suggestion=domains.suggest(normalised),
         )
-        route = await self.resolver.mail_route(domain)
+        route = self.resolver.cached_route(domain) or await self.resolver.mail_route(domain)
         result.mx_hosts = [mx.host for mx in route.hosts]
         settled = grade_route(route)
         if settled is not None:
@@ -247,6 +249,9 @@ class Verifier:
             return result
         if not smtp:
             result.reason = "smtp_skipped"
+            return result
+        if not normalised.isascii():  # an internationalised local part needs SMTPUTF8, which we do not speak
+            result.reason = "smtputf8_unsupported"
             return result
         probe = await self.probe(domain, [normalised], route=route)
         outcome = probe.outcomes[0] if probe.outcomes else Outcome(failure="catch_all")
@@ -324,37 +329,74 @@ class Verifier:
             connect_timeout=s.connect_timeout,
             command_timeout=s.command_timeout,
             starttls=s.use_starttls,
+            pipelining=s.use_pipelining,
             source_address=s.source_address,
         )
 
     async def _drain(self, domain: str, ip: str, session: Session, queue: _DomainQueue) -> None:
-        """Send as many queued RCPTs as the session's budget allows."""
-        if self.cached_catch_all(domain) is None and queue.items and not queue.testing_catch_all:
-            queue.testing_catch_all = True  # one test per domain, not one per worker
+        """Send as many queued RCPTs as the session's budget allows, in batches.
+
+        A reply that says slow down or blocked ends the batch: the checks it did not answer go back
+        to the queue for the next host (or the next session), with what was answered kept.
+        """
+        if self.cached_catch_all(domain) is None and queue.items:
+            if queue.catch_all_test is not None:  # another session is testing: a batch sent now might
+                await queue.catch_all_test.wait()  # all be asked of a domain that says yes to anything
+            else:
+                queue.catch_all_test = asyncio.Event()  # one test per domain, not one per worker
+                try:
+                    reply = await self._rcpt(session, ip, f"{_random_local()}@{domain}")
+                finally:
+                    queue.catch_all_test.set()
+                    queue.catch_all_test = None
+                if reply.kind is ReplyKind.ACCEPTED:
+                    self._remember_catch_all(domain, True)
+                elif reply.kind in (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED):
+                    self._remember_catch_all(domain, False)
+        while (budget := self.politeness.budget(session)) > 0 and await _more_work(queue):
+            taken, asks = self._take(domain, queue, budget)
             try:
-                reply = await self._rcpt(session, ip, f"{_random_local()}@{domain}")
-            finally:
-                queue.testing_catch_all = False
-            if reply.kind is ReplyKind.ACCEPTED:
-                self._remember_catch_all(domain, True)
-            elif reply.kind in (ReplyKind.NO_SUCH_USER, ReplyKind.DISABLED):
-                self._remember_catch_all(domain, False)
-        while self.politeness.budget(session) > 0 and await _more_work(queue):
+                if asks:  # one batch: pipelined in one write when the host offers it; a batch
+                    last = len(asks) == budget  # that spends the session's budget ends it (QUIT)
+                    async with aclosing(session.rcpt_each([a for _, a in asks], then_quit=last)) as replies:
+                        asked = iter(asks)
+                        async for reply in replies:
+                            item, _ = next(asked)
+                            item.outcomes.append(Outcome(await self._answered(reply, ip), ip))
+            finally:  # settle the checks that are done; the rest go back to the front, in order
+                for item in reversed(taken):
+                    if item.next_address is None or self.cached_catch_all(domain) is True:
+                        if not item.future.done():
+                            item.future.set_result(item.outcomes)
+                    else:
+                        queue.items.appendleft(item)
+
+    def _take(self, domain: str, queue: _DomainQueue, budget: int) -> tuple[list[_Item], list[tuple[_Item, str]]]:
+        """Checks off the front of the queue and the addresses to ask for them, at most ``budget``.
+
+        A finder's sequence (stop_at_accept) gives one address at a time: the next is asked only if
+        this one is refused. On a catch-all domain nothing is asked: every answer would be yes.
+        """
+        taken: list[_Item] = []
+        asks: list[tuple[_Item, str]] = []
+        catch_all = self.cached_catch_all(domain) is True
+        while queue.items and len(asks) < budget:
             item = queue.items.popleft()
-            try:
-                while (address := item.next_address) is not None and self.cached_catch_all(domain) is not True:
-                    if self.politeness.budget(session) == 0:
-                        queue.items.appendleft(item)  # finish it on the next session
-                        return
-                    item.outcomes.append(Outcome(await self._rcpt(session, ip, address), ip))
-            except BaseException:
-                queue.items.appendleft(item)
-                raise
-            if not item.future.done():
-                item.future.set_result(item.outcomes)
+            taken.append(item)
+            if catch_all or (first := item.next_address) is None:
+                continue
+            if item.stop_at_accept:
+                asks.append((item, first))
+            else:
+                start = len(item.outcomes)
+                asks += [(item, address) for address in item.addresses[start : start + budget - len(asks)]]
+        return taken, asks
 
     async def _rcpt(self, session: Session, ip: str, address: str) -> SmtpReply:
-        reply = await session.rcpt(address)
+        return await self._answered(await session.rcpt(address), ip)
+
+    async def _answered(self, reply: SmtpReply, ip: str) -> SmtpReply:
+        """Count a reply; one that says slow down or blocked ends the session (BackOff)."""
         self.rcpt_commands += 1
         if reply.kind in _BACK_OFF:
             await self.politeness.penalise(ip)

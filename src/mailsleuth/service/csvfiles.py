@@ -18,6 +18,7 @@ from typing import IO
 ADDRESS_COLUMNS = ("email", "address", "mail", "e-mail", "email_address")
 # What a spreadsheet starts a formula with, fullwidth forms included (some evaluate those too).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_FIRSTS = frozenset(FORMULA_PREFIXES)  # each prefix is one character
 DELIMITERS = ",;\t|"
 SNIFF_LINES = 20
 
@@ -36,7 +37,12 @@ def neutralise(value: object) -> str:
     """Prefix cells a spreadsheet would evaluate as a formula (OWASP CSV injection); spreadsheets
     skip leading blanks before the formula sign, so the test does too."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) or text.lstrip().startswith(FORMULA_PREFIXES) else text
+    first = text[:1]
+    if first in _FORMULA_FIRSTS:
+        return "'" + text
+    if not first.isspace():  # nothing to skip: the first character decides (most cells)
+        return text
+    return "'" + text if text.lstrip().startswith(FORMULA_PREFIXES) else text
 
 
 def not_utf8(line: int, byte: int) -> str:
@@ -106,7 +112,7 @@ def open_table(stream: IO[str], source: str) -> Table:
         line = 1
         try:
             for line, row in enumerate(reader, start=2):
-                if not row or not any(cell.strip() for cell in row):
+                if not "".join(row).strip():  # no row, or only blank cells
                     continue
                 if len(row) < width:
                     row = row + [""] * (width - len(row))

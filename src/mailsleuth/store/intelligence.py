@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.engine.crawl import CrawlResult, Source, learn_from_crawl, merge_sources
@@ -225,8 +226,12 @@ async def learn_people(db: Database, domain: str, people: Mapping[str, PersonNam
         return learned
 
     owners = {address: name.full for address, name in people.items() if name is not None}
-    async with db.write() as session:
-        return await _learn(session, domain, list(people), source, teach, owners)
+    try:
+        async with db.write() as session:
+            return await _learn(session, domain, list(people), source, teach, owners)
+    except IntegrityError:  # a concurrent find (PostgreSQL) created the domain's row first: merge under its lock
+        async with db.write() as session:
+            return await _learn(session, domain, list(people), source, teach, owners)
 
 
 async def address_owners(db: Database, domain: str) -> dict[str, str]:
