@@ -51,11 +51,14 @@ from mailsleuth.store.db import Database, database_location
 from mailsleuth.store.events import contact_history
 from mailsleuth.store.errors import AlreadyExists, InvalidFilter, NotFound, StoreError
 from mailsleuth.store.jobs import (
+    OpenRefusal,
+    SearchOpening,
     complete_search,
     create_search,
     finish_job,
     get_search,
     get_search_by_token,
+    open_search,
     search_and_address,
     start_search,
     unfinished_searches,
@@ -117,6 +120,8 @@ __all__ = [
     "Organization",
     "Principal",
     "Search",
+    "OpenRefusal",
+    "SearchOpening",
     "SearchOutcome",
     "StoreError",
     "User",
@@ -155,6 +160,7 @@ __all__ = [
     "get_list",
     "get_org",
     "get_search",
+    "open_search",
     "get_search_by_token",
     "get_user",
     "key_prefix",
