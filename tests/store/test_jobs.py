@@ -1,4 +1,9 @@
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from sqlalchemy import event
 
 from mailsleuth import store
 from mailsleuth.store import CreditKind, Database, JobStatus, NotFound
@@ -119,6 +124,21 @@ async def test_finish_job_charges_its_kind_once(db: Database) -> None:
         await store.finish_job(db, org.id + 1, job.id, result=None)
 
 
+@contextmanager
+def committed(db: Database) -> Iterator[list[object]]:
+    """The write transactions committed meanwhile (reads never commit)."""
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine.sync_engine, "commit", count)
+    try:
+        yield commits
+    finally:
+        event.remove(db.engine.sync_engine, "commit", count)
+
+
 def _terms(smtp: bool):  # type: ignore[no-untyped-def]
     return lambda options: options.get("smtp", True) == smtp
 
@@ -127,19 +147,11 @@ async def test_open_search_writes_contact_job_and_link_in_one_transaction(db: Da
     org_id, user_id = await _org(db, credits=1)
     await store.save_company(db, "acme.test", name="Acme")
     prospects = await store.create_list(db, org_id, "Prospects")
-    writes = 0
-    write = db.write
-
-    def counted():  # type: ignore[no-untyped-def]
-        nonlocal writes
-        writes += 1
-        return write()
-
-    db.write = counted  # type: ignore[method-assign]
-    opened = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", first_name="Jane", last_name="Doe",
-                                     domain="acme.test", list_id=prospects.id, webhook="http://h/x",
-                                     options={"smtp": True}, same_terms=_terms(True))
-    assert writes == 1 and opened.refused is None and opened.search is not None and opened.contact is not None
+    with committed(db) as commits:
+        opened = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", first_name="Jane",
+                                         last_name="Doe", domain="acme.test", list_id=prospects.id,
+                                         webhook="http://h/x", options={"smtp": True}, same_terms=_terms(True))
+    assert len(commits) == 1 and opened.refused is None and opened.search is not None and opened.contact is not None
     contact, search = opened.contact, opened.search
     assert (contact.name, contact.first_name, contact.domain, contact.searching, contact.webhook) == (
         "Jane Doe", "Jane", "acme.test", True, "http://h/x")
@@ -178,3 +190,36 @@ async def test_open_search_refusals(db: Database) -> None:
                                      list_id=mine.id, options={}, same_terms=_terms(True))
     assert listed.refused is store.OpenRefusal.NO_CREDITS and listed.search is None
     assert listed.contact is not None and listed.contact.id == known.id and listed.contact.list_ids == (mine.id,)
+
+
+async def test_searches_opened_together_share_one_commit_and_keep_their_own_outcome(db: Database) -> None:
+    org_id, user_id = await _org(db, credits=5)
+    theirs, _ = await _org(db, "other")
+    foreign = await store.create_list(db, theirs, "Theirs")
+
+    def opening(name: str, list_id: int | None = None):  # type: ignore[no-untyped-def]
+        return store.open_search(db, org_id, user_id=user_id, name=name, domain="acme.test", list_id=list_id,
+                                 options={"smtp": True}, same_terms=_terms(True))
+
+    def broken(options: dict) -> bool:  # type: ignore[type-arg]
+        raise RuntimeError("terms unreadable")
+
+    first = await opening("Ann Lee")  # its job exists: the next one asking for Ann reads its terms
+    with committed(db) as commits:
+        results = await asyncio.gather(
+            opening("Bo Chen"), opening("Bo Chen"), opening("Cy Dorn", foreign.id),
+            store.open_search(db, org_id, user_id=user_id, name="Ann Lee", domain="acme.test", options={},
+                              same_terms=broken),
+            opening("Di Eck"), return_exceptions=True,
+        )
+    bo, bo_again, cy, ann, di = results
+    assert isinstance(ann, RuntimeError) and str(ann) == "terms unreadable"
+    assert not isinstance(bo, BaseException) and not isinstance(bo_again, BaseException)
+    assert not isinstance(cy, BaseException) and not isinstance(di, BaseException)
+    assert bo.search is not None and bo.contact is not None and bo.contact.name == "Bo Chen"
+    assert cy.refused is store.OpenRefusal.NO_LIST and di.search is not None and di.contact is not None
+    assert first.contact is not None and await store.get_contact(db, org_id, first.contact.id) == first.contact
+    if db.is_sqlite:  # PostgreSQL's writers run side by side: there two equal searches may both start
+        assert len(commits) == 1  # one transaction for all five
+        assert bo_again.search is None and bo_again.contact == bo.contact  # it saw the first one's contact
+    assert await store.find_existing_contact(db, org_id, "Cy Dorn", "acme.test") is None

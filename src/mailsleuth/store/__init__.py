@@ -48,6 +48,7 @@ from mailsleuth.store.contacts import (
     update_list,
 )
 from mailsleuth.store.db import Database, database_location
+from mailsleuth.store.writerqueue import background_context
 from mailsleuth.store.events import contact_history
 from mailsleuth.store.errors import AlreadyExists, InvalidFilter, NotFound, StoreError
 from mailsleuth.store.jobs import (
@@ -127,6 +128,7 @@ __all__ = [
     "User",
     "Webhook",
     "add_credits",
+    "background_context",
     "add_matching_to_list",
     "add_to_list",
     "authenticate",

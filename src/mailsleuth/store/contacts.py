@@ -462,24 +462,19 @@ async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:
 async def find_existing_contact(db: Database, org_id: int, name: str, domain: str) -> Contact | None:
     """The newest non-deleted contact with this name (case/space-insensitive) at this domain."""
     async with db.read() as session:
-        row = await existing_contact(session, org_id, name, domain)
+        row = await session.scalar(_newest_named(_loaded(), org_id, name, domain))
         return _record(row) if row else None
 
 
 async def existing_contact(session: AsyncSession, org_id: int, name: str, domain: str) -> m.Contact | None:
-    """`find_existing_contact` inside the caller's transaction, as the row."""
-    query = (
-        _loaded()
-        .where(
-            m.Contact.org_id == org_id,
-            m.Contact.domain == domain.strip().lower(),
-            m.Contact.name_key == name_key(name),
-            m.Contact.deleted.is_(False),
-        )
-        .order_by(m.Contact.id.desc())
-        .limit(1)
-    )
-    return await session.scalar(query)
+    """`find_existing_contact` inside the caller's transaction, as the bare row (no relations loaded)."""
+    return await session.scalar(_newest_named(select(m.Contact), org_id, name, domain))
+
+
+def _newest_named(query: Select[tuple[m.Contact]], org_id: int, name: str, domain: str) -> Select[tuple[m.Contact]]:
+    live = m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
+    same = m.Contact.domain == domain.strip().lower(), m.Contact.name_key == name_key(name)
+    return query.where(*live, *same).order_by(m.Contact.id.desc()).limit(1)
 
 
 async def query_contacts(db: Database, org_id: int, filters: ContactFilters | None = None) -> ContactPage:

@@ -148,16 +148,16 @@ async def open_search(
 ) -> SearchOpening:
     """Record a search of `name` at `domain` as ONE write transaction: the contact (found again by
     name, or new, linked to the company known at the domain), the queued job, and the contact's link
-    to it; on SQLite every write waits its turn behind the others, so a request makes one, not five.
+    to it; on SQLite every write waits its turn behind the others, so a request makes one, not five,
+    and shares it with the searches opened at the same moment (`Database.write_together`).
 
     The person's newest contact is answered as it is when already found or being searched and
     `same_terms(options of its latest job)` (True without a job). Otherwise the organisation needs a
     search credit (refused NO_CREDITS, after the contact was still added to `list_id`)."""
-    async with db.write() as session:
-        contact_id, search, refused = await _open(
-            session, org_id, user_id=user_id, name=name, domain=domain, first_name=first_name, last_name=last_name,
-            list_id=list_id, webhook=webhook, source=source, options=options, same_terms=same_terms,
-        )
+    contact_id, search, refused = await db.write_together(lambda session: _open(
+        session, org_id, user_id=user_id, name=name, domain=domain, first_name=first_name, last_name=last_name,
+        list_id=list_id, webhook=webhook, source=source, options=options, same_terms=same_terms,
+    ))
     found = await get_contact(db, org_id, contact_id) if contact_id is not None else None  # after the commit
     return SearchOpening(found, search, refused)
 
@@ -245,7 +245,8 @@ async def unfinished_searches(db: Database, *, kind: str = "search", limit: int 
 
 async def start_search(db: Database, org_id: int, search_id: int) -> Search | None:
     """QUEUED -> PROCESSING, counting the attempt. None when not found; other states are left alone."""
-    async with db.write() as session:
+
+    async def start(session: AsyncSession) -> Search | None:
         row = await _owned(session, m.Job, org_id, search_id)
         if row is None:
             return None
@@ -255,6 +256,8 @@ async def start_search(db: Database, org_id: int, search_id: int) -> Search | No
             row.started_at = row.started_at or utcnow()
             await session.flush()
         return _record(row)
+
+    return await db.write_together(start)
 
 
 def _end(job: m.Job, *, result: dict[str, Any] | None, error: str | None, success: bool) -> None:
@@ -283,12 +286,14 @@ async def complete_search(
     says so) rather than given away. Idempotent: completing an ended search changes and charges nothing.
     Raises NotFound.
     """
-    async with db.write() as session:
+
+    async def complete(session: AsyncSession) -> tuple[Search, ChargeResult, bool, int | None]:
+        nonlocal email, score, verdict, result
         job = await _owned(session, m.Job, org_id, search_id)
         if job is None:
             raise NotFound(f"search {search_id} not found")
         if job.status == JobStatus.ENDED.value:
-            return SearchOutcome(_record(job), None, charged=False, insufficient_credits=False)
+            return _record(job), ChargeResult.ALREADY, False, None
         contact = await _owned(session, m.Contact, org_id, job.contact_id)
         if contact is not None and contact.deleted:
             contact = None
@@ -312,8 +317,9 @@ async def complete_search(
                                          user_id=job.user_id, job_id=job.id, detail=detail)])
         _end(job, result=result, error=error, success=email is not None)
         await session.flush()
-        search = _record(job)
-        contact_id = contact.id if contact is not None else None
+        return _record(job), outcome, withheld, contact.id if contact is not None else None
+
+    search, outcome, withheld, contact_id = await db.write_together(complete)
     found = await get_contact(db, org_id, contact_id) if contact_id is not None else None
     return SearchOutcome(search, found, charged=outcome is ChargeResult.CHARGED, insufficient_credits=withheld)
 
