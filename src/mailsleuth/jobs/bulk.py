@@ -92,7 +92,7 @@ class Tuning:
     slice_rows: int = 500  # rows per work unit on the queue
     window: int = 8  # slices of one job announced at a time; the next go out as these end
     claim_rows: int = 200  # rows of a slice in flight at once (more are claimed as half finish)
-    rows_per_write: int = 40  # rows claimed or completed per transaction: short turns at the one SQLite writer
+    rows_per_write: int = 100  # rows claimed or completed per transaction: short turns at the one SQLite writer
     lease_seconds: float = 300.0  # a row or slice lease not renewed by then is re-sent
     max_attempts: int = 5  # greylisted/erroring rows are retried up to this many claims
     error_retry_seconds: float = 60.0  # retry delay after an unexpected error on a row
