@@ -92,7 +92,7 @@ class Tuning:
     slice_rows: int = 500  # rows per work unit on the queue
     window: int = 8  # slices of one job announced at a time; the next go out as these end
     claim_rows: int = 200  # rows of a slice in flight at once (more are claimed as half finish)
-    rows_per_write: int = 100  # rows claimed or completed per transaction: short turns at the one SQLite writer
+    rows_per_write: int = 100  # finished rows completed per transaction: short turns at the one SQLite writer
     lease_seconds: float = 300.0  # a row or slice lease not renewed by then is re-sent
     max_attempts: int = 5  # greylisted/erroring rows are retried up to this many claims
     error_retry_seconds: float = 60.0  # retry delay after an unexpected error on a row
@@ -303,21 +303,17 @@ async def run_slice(runtime: Runtime, job_id: int, number: int) -> None:
     try:
         while True:
             if claiming and len(in_flight) <= tuning.claim_rows // 2:
-                while claiming and len(in_flight) < tuning.claim_rows:  # fill up, a few rows per transaction
-                    wanted = min(tuning.claim_rows - len(in_flight), tuning.rows_per_write)
-                    claimed = await ledger.claim_rows(
-                        db,
-                        job_id,
-                        number,
-                        owner,
-                        limit=wanted,
-                        lease_seconds=tuning.lease_seconds,
-                        credit_kind=credit_kind,
-                    )
-                    claiming = bool(claimed)
-                    in_flight.update(asyncio.ensure_future(rows.process(row)) for row in claimed)
-                    if len(claimed) < wanted:
-                        break  # nothing more is due now
+                claimed = await ledger.claim_rows(
+                    db,
+                    job_id,
+                    number,
+                    owner,
+                    limit=tuning.claim_rows - len(in_flight),
+                    lease_seconds=tuning.lease_seconds,
+                    credit_kind=credit_kind,
+                )
+                claiming = bool(claimed)
+                in_flight.update(asyncio.ensure_future(rows.process(row)) for row in claimed)
             if not in_flight:
                 break
             finished, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
