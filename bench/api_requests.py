@@ -254,17 +254,19 @@ def main() -> None:
     parser.add_argument("--upload-rows", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=8, help="concurrent search submitters in phase 2")
     parser.add_argument("--window", type=float, default=15, help="seconds of phase 2")
+    parser.add_argument("--skip-phase1", action="store_true", help="only the upload phase (no bare app, no poll runs)")
     parser.add_argument("--skip-phase2", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
-    bare_port = free_port()
-    bare = start_bare(bare_port, args.workers)
-    try:
-        reference = wrk(f"http://127.0.0.1:{bare_port}/", None, args.seconds, args.connections)
-    finally:
-        stop(bare)
+    if not args.skip_phase1:
+        bare_port = free_port()
+        bare = start_bare(bare_port, args.workers)
+        try:
+            reference = wrk(f"http://127.0.0.1:{bare_port}/", None, args.seconds, args.connections)
+        finally:
+            stop(bare)
 
     with tempfile.TemporaryDirectory() as tmp, mail_world(args.upload_rows) as world_env, webhook_sink() as hook:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -298,12 +300,13 @@ def main() -> None:
                  f"X-LG-API-KEY: {key}"),
                 ("GET /v1/jobs/{id}", f"{base}/v1/jobs/{small_id}", f"Authorization: Bearer {key}"),
             ]
-            polled = [(label, wrk(target, header, args.seconds, args.connections)) for label, target, header in routes]
-            print(f"phase 1: SQLite, uvicorn workers {args.workers}, wrk -t2 -c{args.connections} "
-                  f"-d{args.seconds:g}s --latency")
-            print(line("bare ASGI app (static JSON)", reference, None))
-            for label, figures in polled:
-                print(line(label, figures, reference["rps"]))
+            if not args.skip_phase1:
+                polled = [(label, wrk(target, header, args.seconds, args.connections)) for label, target, header in routes]
+                print(f"phase 1: SQLite, uvicorn workers {args.workers}, wrk -t2 -c{args.connections} "
+                      f"-d{args.seconds:g}s --latency")
+                print(line("bare ASGI app (static JSON)", reference, None))
+                for label, figures in polled:
+                    print(line(label, figures, reference["rps"]))
             if not args.skip_phase2:
                 phase2(args, vn, native, base, basic, routes[0], hook)
         finally:

@@ -28,6 +28,7 @@ TUNING = Tuning(
     slice_rows=40,
     window=2,
     claim_rows=15,
+    rows_per_write=4,  # fewer than claim_rows: a slice completes its finished rows over several transactions
     lease_seconds=30.0,
     max_attempts=3,
     error_retry_seconds=0.2,

@@ -20,7 +20,8 @@ from mailsleuth.jobs.bulk import JobKind, Tuning
 from mailsleuth.jobs.runtime import Runtime
 from mailsleuth.store import CreditKind, Database, Principal
 
-TUNING = Tuning(slice_rows=50, window=3, claim_rows=20, lease_seconds=120.0, reconcile_interval=0.2, resend_after=2.0)
+TUNING = Tuning(slice_rows=50, window=3, claim_rows=20, rows_per_write=8, lease_seconds=120.0, reconcile_interval=0.2,
+                resend_after=2.0)
 FIRSTS = ("anna", "brian", "carla", "david", "emma", "frank", "grace", "henry", "irene", "jacob")
 LASTS = ("adams", "baker", "clark", "davis", "evans", "fisher", "green", "harris", "irwin", "jones")
 

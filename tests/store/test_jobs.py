@@ -1,4 +1,9 @@
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from sqlalchemy import event
 
 from mailsleuth import store
 from mailsleuth.store import CreditKind, Database, JobStatus, NotFound
@@ -117,3 +122,104 @@ async def test_finish_job_charges_its_kind_once(db: Database) -> None:
     assert withheld.result == {"insufficient_credits": True} and withheld.success == 0
     with pytest.raises(NotFound):
         await store.finish_job(db, org.id + 1, job.id, result=None)
+
+
+@contextmanager
+def committed(db: Database) -> Iterator[list[object]]:
+    """The write transactions committed meanwhile (reads never commit)."""
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine.sync_engine, "commit", count)
+    try:
+        yield commits
+    finally:
+        event.remove(db.engine.sync_engine, "commit", count)
+
+
+def _terms(smtp: bool):  # type: ignore[no-untyped-def]
+    return lambda options: options.get("smtp", True) == smtp
+
+
+async def test_open_search_writes_contact_job_and_link_in_one_transaction(db: Database) -> None:
+    org_id, user_id = await _org(db, credits=1)
+    await store.save_company(db, "acme.test", name="Acme")
+    prospects = await store.create_list(db, org_id, "Prospects")
+    with committed(db) as commits:
+        opened = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", first_name="Jane",
+                                         last_name="Doe", domain="acme.test", list_id=prospects.id,
+                                         webhook="http://h/x", options={"smtp": True}, same_terms=_terms(True))
+    assert len(commits) == 1 and opened.refused is None and opened.search is not None and opened.contact is not None
+    contact, search = opened.contact, opened.search
+    assert (contact.name, contact.first_name, contact.domain, contact.searching, contact.webhook) == (
+        "Jane Doe", "Jane", "acme.test", True, "http://h/x")
+    assert contact.company is not None and contact.company.name == "Acme" and contact.list_ids == (prospects.id,)
+    assert contact.job_id == search.id and contact.owner is not None and contact.owner.id == user_id
+    assert (search.status, search.contact_id, search.list_id, search.options) == (
+        JobStatus.QUEUED, contact.id, prospects.id, {"smtp": True})
+    history = await store.contact_history(db, org_id, contact.id)
+    assert [item.kind for item in history] == ["list_added"]
+
+    again = await store.open_search(db, org_id, user_id=user_id, name=" jane  DOE", domain="acme.test",
+                                    options={"smtp": True}, same_terms=_terms(True))
+    assert again.refused is None and again.search is None and again.contact == contact  # being searched: as it is
+    other_terms = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", domain="acme.test",
+                                          options={"smtp": False}, same_terms=_terms(False))
+    assert other_terms.search is not None and other_terms.search.id != search.id
+    assert other_terms.contact is not None and other_terms.contact.id == contact.id
+    assert other_terms.contact.job_id == other_terms.search.id and other_terms.contact.webhook is None
+
+
+async def test_open_search_refusals(db: Database) -> None:
+    org_id, user_id = await _org(db, credits=0)
+    other_org, _ = await _org(db, "other")
+    foreign = await store.create_list(db, other_org, "Theirs")
+    no_list = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", domain="acme.test",
+                                      list_id=foreign.id, options={}, same_terms=_terms(True))
+    assert (no_list.refused, no_list.contact, no_list.search) == (store.OpenRefusal.NO_LIST, None, None)
+    poor = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", domain="acme.test",
+                                   options={}, same_terms=_terms(True))
+    assert (poor.refused, poor.contact, poor.search) == (store.OpenRefusal.NO_CREDITS, None, None)
+    assert await store.find_existing_contact(db, org_id, "Jane Doe", "acme.test") is None
+
+    known = await store.create_contact(db, org_id, name="Jane Doe", domain="acme.test")  # not found, not searching
+    mine = await store.create_list(db, org_id, "Mine")
+    listed = await store.open_search(db, org_id, user_id=user_id, name="Jane Doe", domain="acme.test",
+                                     list_id=mine.id, options={}, same_terms=_terms(True))
+    assert listed.refused is store.OpenRefusal.NO_CREDITS and listed.search is None
+    assert listed.contact is not None and listed.contact.id == known.id and listed.contact.list_ids == (mine.id,)
+
+
+async def test_searches_opened_together_share_one_commit_and_keep_their_own_outcome(db: Database) -> None:
+    org_id, user_id = await _org(db, credits=5)
+    theirs, _ = await _org(db, "other")
+    foreign = await store.create_list(db, theirs, "Theirs")
+
+    def opening(name: str, list_id: int | None = None):  # type: ignore[no-untyped-def]
+        return store.open_search(db, org_id, user_id=user_id, name=name, domain="acme.test", list_id=list_id,
+                                 options={"smtp": True}, same_terms=_terms(True))
+
+    def broken(options: dict) -> bool:  # type: ignore[type-arg]
+        raise RuntimeError("terms unreadable")
+
+    first = await opening("Ann Lee")  # its job exists: the next one asking for Ann reads its terms
+    with committed(db) as commits:
+        results = await asyncio.gather(
+            opening("Bo Chen"), opening("Bo Chen"), opening("Cy Dorn", foreign.id),
+            store.open_search(db, org_id, user_id=user_id, name="Ann Lee", domain="acme.test", options={},
+                              same_terms=broken),
+            opening("Di Eck"), return_exceptions=True,
+        )
+    bo, bo_again, cy, ann, di = results
+    assert isinstance(ann, RuntimeError) and str(ann) == "terms unreadable"
+    assert not isinstance(bo, BaseException) and not isinstance(bo_again, BaseException)
+    assert not isinstance(cy, BaseException) and not isinstance(di, BaseException)
+    assert bo.search is not None and bo.contact is not None and bo.contact.name == "Bo Chen"
+    assert cy.refused is store.OpenRefusal.NO_LIST and di.search is not None and di.contact is not None
+    assert first.contact is not None and await store.get_contact(db, org_id, first.contact.id) == first.contact
+    if db.is_sqlite:  # PostgreSQL's writers run side by side: there two equal searches may both start
+        assert len(commits) == 1  # one transaction for all five
+        assert bo_again.search is None and bo_again.contact == bo.contact  # it saw the first one's contact
+    assert await store.find_existing_contact(db, org_id, "Cy Dorn", "acme.test") is None

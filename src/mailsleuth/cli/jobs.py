@@ -190,7 +190,7 @@ async def _work(settings: Settings) -> None:
     await db.migrate()
     runtime = Runtime(settings, db, notices=DIALECTS.notices())
     runtime.start()
-    work = asyncio.create_task(runtime.queue.work(), name="worker")
+    work = asyncio.create_task(runtime.queue.work(), name="worker", context=store.background_context())
     stopping = asyncio.create_task(stop.wait(), name="sigterm")
     try:
         await asyncio.wait((work, stopping), return_when=asyncio.FIRST_COMPLETED)

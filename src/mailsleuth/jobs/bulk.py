@@ -92,6 +92,7 @@ class Tuning:
     slice_rows: int = 500  # rows per work unit on the queue
     window: int = 8  # slices of one job announced at a time; the next go out as these end
     claim_rows: int = 200  # rows of a slice in flight at once (more are claimed as half finish)
+    rows_per_write: int = 100  # finished rows completed per transaction: short turns at the one SQLite writer
     lease_seconds: float = 300.0  # a row or slice lease not renewed by then is re-sent
     max_attempts: int = 5  # greylisted/erroring rows are retried up to this many claims
     error_retry_seconds: float = 60.0  # retry delay after an unexpected error on a row
@@ -320,7 +321,9 @@ async def run_slice(runtime: Runtime, job_id: int, number: int) -> None:
                 more, in_flight = await asyncio.wait(in_flight, timeout=COMPLETION_WAIT)
                 finished |= more
             outcomes = [task.result() for task in finished]
-            await ledger.complete_rows(db, job_id, owner, outcomes, credit_kind=credit_kind)
+            for first in range(0, len(outcomes), tuning.rows_per_write):
+                batch = outcomes[first : first + tuning.rows_per_write]
+                await ledger.complete_rows(db, job_id, owner, batch, credit_kind=credit_kind)
     finally:
         for task in in_flight:  # cancelled (shutdown): their leases expire or are released on restart
             task.cancel()

@@ -16,7 +16,7 @@ from mailsleuth.config import Settings
 from mailsleuth.engine.egress import Egress
 from mailsleuth.jobs.notices import Notices
 from mailsleuth.jobs.webhooks import WebhookDispatcher
-from mailsleuth.store import Database
+from mailsleuth.store import Database, background_context
 from mailsleuth.engine.verify import Verifier
 
 if TYPE_CHECKING:
@@ -69,8 +69,8 @@ class Runtime:
         self._reconciling: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._dispatcher = asyncio.create_task(self.webhooks.run(), name="webhooks")
-        self._reconciling = asyncio.create_task(self._run_jobs(), name="reconciler")
+        self._dispatcher = asyncio.create_task(self.webhooks.run(), name="webhooks", context=background_context())
+        self._reconciling = asyncio.create_task(self._run_jobs(), name="reconciler", context=background_context())
 
     async def _run_jobs(self) -> None:
         """Start the queue, then recover and reconcile bulk jobs until closed."""
@@ -78,8 +78,9 @@ class Runtime:
         await self.reconciler.run()
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        """Run `work` in the background, keeping a reference so it is neither collected nor forgotten."""
-        task = asyncio.create_task(work, name=name)
+        """Run `work` in the background, keeping a reference so it is neither collected nor forgotten;
+        its writes give way to requests' (`store.background_context`)."""
+        task = asyncio.create_task(work, name=name, context=background_context())
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task

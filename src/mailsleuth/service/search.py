@@ -1,7 +1,7 @@
 """Single searches as a service: every dialect's "find this person's address" ends up here.
 
-`start_search` validates, applies the credit rules, records the contact and the job, and schedules
-`run_search` in the background; `run_search` does the network work outside any transaction, then
+`start_search` validates, applies the credit rules, records the contact and the job (one write
+transaction, `store.open_search`), and schedules `run_search` in the background; `run_search` does the network work outside any transaction, then
 completes the job in one write (address, credit, end) and queues the webhook. The vendor rules:
 one credit per found address, none for searching the same (non-deleted) contact again, 402 when
 the organisation has nothing left.
@@ -100,56 +100,34 @@ async def start_search(
     else only those verdicts (a dialect for which a guess is not a find). A contact already found or
     being searched is answered as it is, unless this request asks under other terms (``smtp`` or
     ``paid_verdicts``): then it is searched again under the new ones (never charged twice)."""
-    db, org_id = rt.db, principal.org_id
-    if list_id is not None and await store.get_list(db, org_id, list_id) is None:
-        raise ServiceError("Invalid list.", field="list_id")
-    existing = await store.find_existing_contact(db, org_id, name.full, domain)
-    if existing is not None and list_id is not None:
-        await store.add_to_list(db, org_id, list_id, [existing.id], actor_id=principal.user_id)
-        existing = await store.get_contact(db, org_id, existing.id) or existing
     terms = {"smtp": smtp, "paid_verdicts": list(paid_verdicts) if paid_verdicts is not None else None}
-    if existing is not None and (existing.email or existing.searching) and await _same_terms(rt, existing, terms):
-        return Started(existing, None)  # already found (free) or already being searched
-    if await store.balance(db, org_id, CreditKind.SEARCH) <= 0:
-        raise PaymentRequired("No credits left.")
-
-    if existing is not None:
-        contact = await store.update_contact(db, org_id, existing.id, searching=True, webhook=webhook) or existing
-    else:
-        company = await store.get_company(db, domain)  # what is known about the company (global facts)
-        contact = await store.create_contact(
-            db,
-            org_id,
-            name=name.full,
-            owner_id=principal.user_id,
-            first_name=name.first or None,
-            last_name=name.last or None,
-            domain=domain,
-            company_id=company.id if company else None,
-            company_name=company.name if company else None,
-            searching=True,
-            source=source,
-            webhook=webhook,
-            list_ids=(list_id,) if list_id is not None else (),
-        )
-    search = await store.create_search(
-        db,
-        org_id,
+    opening = await store.open_search(
+        rt.db,
+        principal.org_id,
         user_id=principal.user_id,
-        contact_id=contact.id,
+        name=name.full,
+        first_name=name.first or None,
+        last_name=name.last or None,
+        domain=domain,
         list_id=list_id,
-        options={"name": name.full, "domain": domain, "dialect": dialect, **terms, **(options or {})},
         webhook=webhook,
+        source=source,
+        options={"name": name.full, "domain": domain, "dialect": dialect, **terms, **(options or {})},
+        same_terms=lambda job_options: _same_terms(job_options, terms),
     )
-    contact = await store.update_contact(db, org_id, contact.id, job_id=search.id) or contact  # its latest job
-    return Started(contact, search, _spawn(rt, search, name))
+    if opening.refused is store.OpenRefusal.NO_LIST:
+        raise ServiceError("Invalid list.", field="list_id")
+    if opening.refused is store.OpenRefusal.NO_CREDITS:
+        raise PaymentRequired("No credits left.")
+    assert opening.contact is not None
+    if opening.search is None:
+        return Started(opening.contact, None)  # already found (free) or already being searched
+    return Started(opening.contact, opening.search, _spawn(rt, opening.search, name))
 
 
-async def _same_terms(rt: Context, contact: Contact, terms: dict[str, Any]) -> bool:
-    job = await store.get_search(rt.db, contact.org_id, contact.job_id) if contact.job_id else None
-    if job is None:
-        return True
-    return all(job.options.get(key, default) == terms[key] for key, default in (("smtp", True), ("paid_verdicts", None)))
+def _same_terms(job_options: dict[str, Any], terms: dict[str, Any]) -> bool:
+    """Whether a contact's latest job searched under the terms asked for now."""
+    return all(job_options.get(key, default) == terms[key] for key, default in (("smtp", True), ("paid_verdicts", None)))
 
 
 def _spawn(rt: Context, search: Search, name: PersonName) -> asyncio.Task[store.SearchOutcome]:

@@ -48,14 +48,18 @@ from mailsleuth.store.contacts import (
     update_list,
 )
 from mailsleuth.store.db import Database, database_location
+from mailsleuth.store.writerqueue import background_context
 from mailsleuth.store.events import contact_history
 from mailsleuth.store.errors import AlreadyExists, InvalidFilter, NotFound, StoreError
 from mailsleuth.store.jobs import (
+    OpenRefusal,
+    SearchOpening,
     complete_search,
     create_search,
     finish_job,
     get_search,
     get_search_by_token,
+    open_search,
     search_and_address,
     start_search,
     unfinished_searches,
@@ -117,11 +121,14 @@ __all__ = [
     "Organization",
     "Principal",
     "Search",
+    "OpenRefusal",
+    "SearchOpening",
     "SearchOutcome",
     "StoreError",
     "User",
     "Webhook",
     "add_credits",
+    "background_context",
     "add_matching_to_list",
     "add_to_list",
     "authenticate",
@@ -155,6 +162,7 @@ __all__ = [
     "get_list",
     "get_org",
     "get_search",
+    "open_search",
     "get_search_by_token",
     "get_user",
     "key_prefix",

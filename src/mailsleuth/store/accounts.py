@@ -284,10 +284,7 @@ async def authenticate(db: Database, key: str) -> Principal | None:
 async def balance(db: Database, org_id: int, kind: CreditKind | str) -> int:
     """Remaining credits of one kind (0 for an unknown organisation)."""
     async with db.read() as session:
-        query = select(m.CreditBalance.remaining).where(
-            m.CreditBalance.org_id == org_id, m.CreditBalance.kind == CreditKind(kind).value
-        )
-        return int(await session.scalar(query) or 0)
+        return await remaining_in(session, org_id, CreditKind(kind))
 
 
 async def balances(db: Database, org_id: int) -> dict[CreditKind, Balance]:
@@ -327,7 +324,7 @@ async def _add_credits(
     session: AsyncSession, org_id: int, kind: CreditKind, amount: int, *, reason: str, reference: str | None
 ) -> int:
     if reference is not None and await _entry_exists(session, org_id, kind, reference):
-        return await _remaining(session, org_id, kind)
+        return await remaining_in(session, org_id, kind)
     if amount < 0 and not await _take(session, org_id, kind, -amount, count_as_used=False):
         raise ValueError(f"cannot withdraw {-amount} {kind} credits: not enough left")
     if amount >= 0:
@@ -338,7 +335,7 @@ async def _add_credits(
         )
     session.add(m.CreditEntry(org_id=org_id, kind=kind.value, delta=amount, reason=reason, reference=reference))
     await session.flush()
-    return await _remaining(session, org_id, kind)
+    return await remaining_in(session, org_id, kind)
 
 
 class ChargeResult(StrEnum):
@@ -417,7 +414,8 @@ async def _entry_exists(session: AsyncSession, org_id: int, kind: CreditKind, re
     return bool(await session.scalar(query))
 
 
-async def _remaining(session: AsyncSession, org_id: int, kind: CreditKind) -> int:
+async def remaining_in(session: AsyncSession, org_id: int, kind: CreditKind) -> int:
+    """Remaining credits of one kind, inside the caller's transaction."""
     query = select(m.CreditBalance.remaining).where(
         m.CreditBalance.org_id == org_id, m.CreditBalance.kind == kind.value
     )

@@ -375,23 +375,33 @@ async def create_contact(
 ) -> Contact:
     """Create a contact (optionally in lists of the same organisation). Raises NotFound for a foreign list."""
     given = dict(locals())
-    fields = _clean({key: value for key, value in given.items() if key in UPDATABLE})
+    fields = {key: value for key, value in given.items() if key in UPDATABLE}
     async with db.write() as session:
-        await _check_refs(session, org_id, fields)
-        for list_id in list_ids:
-            if await _owned_list(session, org_id, list_id) is None:
-                raise NotFound(f"list {list_id} not found")
-        row = m.Contact(org_id=org_id, **fields)
-        session.add(row)
-        await session.flush()
-        for list_id in dict.fromkeys(list_ids):
-            session.add(m.ListMember(list_id=list_id, contact_id=row.id))
-            item = await _owned_list(session, org_id, list_id)
-            assert item is not None
-            await record(session, list_events(org_id, EventKind.LIST_ADDED, [row.id], item, owner_id))
-        await session.flush()
-        contact_id = row.id
+        contact_id = (await new_contact(session, org_id, fields, list_ids)).id
     return await _committed(db, org_id, contact_id)
+
+
+async def new_contact(
+    session: AsyncSession, org_id: int, fields: Mapping[str, Any], list_ids: Sequence[int] = ()
+) -> m.Contact:
+    """Add a contact with `fields` (create_contact's keywords) inside the caller's write transaction;
+    its additions to `list_ids` are recorded in its history as done by its owner. Raises NotFound for
+    a foreign list, user or job."""
+    fields = _clean(fields)
+    await _check_refs(session, org_id, fields)
+    for list_id in list_ids:
+        if await _owned_list(session, org_id, list_id) is None:
+            raise NotFound(f"list {list_id} not found")
+    row = m.Contact(org_id=org_id, **fields)
+    session.add(row)
+    await session.flush()
+    for list_id in dict.fromkeys(list_ids):
+        session.add(m.ListMember(list_id=list_id, contact_id=row.id))
+        item = await _owned_list(session, org_id, list_id)
+        assert item is not None
+        await record(session, list_events(org_id, EventKind.LIST_ADDED, [row.id], item, fields.get("owner_id")))
+    await session.flush()
+    return row
 
 
 async def _committed(db: Database, org_id: int, contact_id: int) -> Contact:
@@ -416,19 +426,26 @@ async def update_contact(
 
     A status change is recorded in the contact's history as done by the user `actor_id`.
     """
-    fields = _clean(changes)
     async with db.write() as session:
         live = m.Contact.id == contact_id, m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
         row = await session.scalar(select(m.Contact).where(*live))  # its relations are read after the commit
         if row is None:
             return None
-        await _check_refs(session, org_id, fields)
-        if "status" in fields and fields["status"] != row.status:
-            change = {"from": row.status, "to": fields["status"]}
-            await record(session, [event(org_id, EventKind.STATUS, contact_id=row.id, user_id=actor_id, detail=change)])
-        for key, value in fields.items():
-            setattr(row, key, value)
+        await change_contact(session, row, changes, actor_id=actor_id)
     return await _committed(db, org_id, contact_id)
+
+
+async def change_contact(
+    session: AsyncSession, row: m.Contact, changes: Mapping[str, Any], *, actor_id: int | None = None
+) -> None:
+    """`update_contact`'s changes to a contact row inside the caller's write transaction."""
+    fields = _clean(changes)
+    await _check_refs(session, row.org_id, fields)
+    if "status" in fields and fields["status"] != row.status:
+        change = {"from": row.status, "to": fields["status"]}
+        await record(session, [event(row.org_id, EventKind.STATUS, contact_id=row.id, user_id=actor_id, detail=change)])
+    for key, value in fields.items():
+        setattr(row, key, value)
 
 
 async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:
@@ -445,19 +462,19 @@ async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:
 async def find_existing_contact(db: Database, org_id: int, name: str, domain: str) -> Contact | None:
     """The newest non-deleted contact with this name (case/space-insensitive) at this domain."""
     async with db.read() as session:
-        query = (
-            _loaded()
-            .where(
-                m.Contact.org_id == org_id,
-                m.Contact.domain == domain.strip().lower(),
-                m.Contact.name_key == name_key(name),
-                m.Contact.deleted.is_(False),
-            )
-            .order_by(m.Contact.id.desc())
-            .limit(1)
-        )
-        row = await session.scalar(query)
+        row = await session.scalar(_newest_named(_loaded(), org_id, name, domain))
         return _record(row) if row else None
+
+
+async def existing_contact(session: AsyncSession, org_id: int, name: str, domain: str) -> m.Contact | None:
+    """`find_existing_contact` inside the caller's transaction, as the bare row (no relations loaded)."""
+    return await session.scalar(_newest_named(select(m.Contact), org_id, name, domain))
+
+
+def _newest_named(query: Select[tuple[m.Contact]], org_id: int, name: str, domain: str) -> Select[tuple[m.Contact]]:
+    live = m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
+    same = m.Contact.domain == domain.strip().lower(), m.Contact.name_key == name_key(name)
+    return query.where(*live, *same).order_by(m.Contact.id.desc()).limit(1)
 
 
 async def query_contacts(db: Database, org_id: int, filters: ContactFilters | None = None) -> ContactPage:
@@ -585,16 +602,23 @@ async def add_to_list(
 ) -> ContactList | None:
     """Add contacts (other organisations' ids are ignored); idempotent. None when the list is not found.
     Each contact's history records the addition by the user `actor_id`."""
-    ids = list(dict.fromkeys(contact_ids))
     async with db.write() as session:
-        item = await _owned_list(session, org_id, list_id)
-        if item is None:
+        if not await add_to_list_in(session, org_id, list_id, contact_ids, actor_id=actor_id):
             return None
-        owned = select(m.Contact.id).where(
-            m.Contact.org_id == org_id, m.Contact.deleted.is_(False), m.Contact.id.in_(ids)
-        )
-        await _add_members(session, item, owned, actor_id)
         return await _list_record(session, org_id, list_id)
+
+
+async def add_to_list_in(
+    session: AsyncSession, org_id: int, list_id: int, contact_ids: Iterable[int], *, actor_id: int | None = None
+) -> bool:
+    """`add_to_list` inside the caller's write transaction; False when the list is not found."""
+    item = await _owned_list(session, org_id, list_id)
+    if item is None:
+        return False
+    ids = list(dict.fromkeys(contact_ids))
+    owned = select(m.Contact.id).where(m.Contact.org_id == org_id, m.Contact.deleted.is_(False), m.Contact.id.in_(ids))
+    await _add_members(session, item, owned, actor_id)
+    return True
 
 
 async def add_matching_to_list(

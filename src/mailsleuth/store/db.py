@@ -3,7 +3,8 @@
 SQLite (the embedded default) gets the settings that make it a dependable server database: WAL so
 readers never block the writer, foreign keys on, `BEGIN IMMEDIATE` so a write transaction takes the
 write lock up front instead of failing half-way, and exactly one writer: an asyncio lock in each
-process, a lock file between processes (`mailsleuth.store.writerlock`). SQLite's write lock, which
+process (requests' writes before background work's, `mailsleuth.store.writerqueue`), a lock file
+between processes (`mailsleuth.store.writerlock`). SQLite's write lock, which
 every process shares, must be held only while statements run, never while an event loop attends to
 other work between two of them: a request's write runs its statements inline on the loop
 (`mailsleuth.store.inline`), and batch writes (`write_at_once`: bulk claims, completions, row
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,8 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mailsleuth.config import Settings
 from mailsleuth.store import inline
+from mailsleuth.store.groupcommit import GroupCommit
 from mailsleuth.store.lookups import Lookups
 from mailsleuth.store.writerlock import WriterLock
+from mailsleuth.store.writerqueue import WriterQueue, in_background
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -91,7 +94,9 @@ class Database:
             self._writer_lock = None
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock = WriterQueue() if self.is_sqlite else None
+        # one group for requests' writes, one for background work's (each keeps its place in line)
+        self._together = (GroupCommit(self.write), GroupCommit(self.write)) if self.is_sqlite else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -114,10 +119,30 @@ class Database:
             return
         session = self._write_sessions()
         try:
-            async with self._write_lock, self._between_processes(), session.begin():
+            async with self._turn(background=in_background()), self._between_processes(), session.begin():
                 yield session
         finally:
             await session.close()  # after the locks are given back: closing takes a few loop turns
+
+    async def write_together(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work` as a short write transaction that, on SQLite, shares its commit with the writes
+        waiting at the same moment, each in its own savepoint (`mailsleuth.store.groupcommit`):
+        for frequent short writes (opening and completing searches), which would otherwise each wait
+        a turn at the one writer. Requests' writes and background work's are grouped apart."""
+        if self._together is None:
+            async with self.write() as session:
+                return await work(session)
+        return await self._together[in_background()].run(work)
+
+    @asynccontextmanager
+    async def _turn(self, *, background: bool) -> AsyncIterator[None]:
+        """This process's turn at the writer (`mailsleuth.store.writerqueue`)."""
+        assert self._write_lock is not None
+        await self._write_lock.acquire(background=background)
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @asynccontextmanager
     async def _between_processes(self) -> AsyncIterator[None]:
@@ -139,8 +164,7 @@ class Database:
         if self._batch_writer is None:
             async with self.write() as session:
                 return await session.run_sync(work)
-        assert self._write_lock is not None
-        async with self._write_lock:
+        async with self._turn(background=in_background()):
             return await asyncio.to_thread(self._write_now, work)
 
     def _write_now(self, work: Callable[[Session], T]) -> T:
@@ -187,7 +211,7 @@ class Database:
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 await connection.run_sync(_upgrade, config)
             return
-        async with self._write_lock, self._between_processes(), self._writer.begin() as connection:
+        async with self._turn(background=False), self._between_processes(), self._writer.begin() as connection:
             await connection.run_sync(_upgrade, config)
 
     async def dispose(self) -> None:

@@ -9,19 +9,23 @@ happens before, outside any transaction.
 
 from __future__ import annotations
 
+import enum
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
-from mailsleuth.store.accounts import ChargeResult, charge_in
-from mailsleuth.store.contacts import get_contact
+from mailsleuth.store.accounts import ChargeResult, charge_in, remaining_in
+from mailsleuth.store.contacts import add_to_list_in, change_contact, existing_contact, get_contact, new_contact
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import NotFound
 from mailsleuth.store.events import event, outcome_detail, record
-from mailsleuth.store.records import CreditKind, EventKind, JobStatus, Search, SearchOutcome, utcnow
+from mailsleuth.store.knowledge import company_at
+from mailsleuth.store.records import Contact, CreditKind, EventKind, JobStatus, Search, SearchOutcome, utcnow
 
 
 def _record(row: Any) -> Search:
@@ -71,24 +75,134 @@ async def create_search(
     Raises NotFound when the user, contact or list is not in the organisation.
     """
     async with db.write() as session:
-        for model, row_id in ((m.User, user_id), (m.Contact, contact_id), (m.ContactList, list_id)):
-            if row_id is not None and await _owned(session, model, org_id, row_id) is None:
-                raise NotFound(f"{model.__tablename__} {row_id} not found")
-        row = m.Job(
-            org_id=org_id,
-            user_id=user_id,
-            kind=kind,
-            status=JobStatus.QUEUED.value,
-            token=token or secrets.token_hex(16),
-            quantity=quantity,
-            options=dict(options or {}),
-            webhook=webhook,
-            contact_id=contact_id,
-            list_id=list_id,
+        row = await _new_job(
+            session, org_id, user_id=user_id, kind=kind, contact_id=contact_id, list_id=list_id,
+            options=options, webhook=webhook, quantity=quantity, token=token,
         )
-        session.add(row)
-        await session.flush()
         return _record(row)
+
+
+async def _new_job(
+    session: AsyncSession,
+    org_id: int,
+    *,
+    user_id: int | None,
+    kind: str,
+    contact_id: int | None,
+    list_id: int | None,
+    options: dict[str, Any] | None,
+    webhook: str | None,
+    quantity: int,
+    token: str | None,
+) -> m.Job:
+    for model, row_id in ((m.User, user_id), (m.Contact, contact_id), (m.ContactList, list_id)):
+        if row_id is not None and await _owned(session, model, org_id, row_id) is None:
+            raise NotFound(f"{model.__tablename__} {row_id} not found")
+    row = m.Job(
+        org_id=org_id,
+        user_id=user_id,
+        kind=kind,
+        status=JobStatus.QUEUED.value,
+        token=token or secrets.token_hex(16),
+        quantity=quantity,
+        options=dict(options or {}),
+        webhook=webhook,
+        contact_id=contact_id,
+        list_id=list_id,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+class OpenRefusal(enum.Enum):
+    """Why `open_search` started nothing."""
+
+    NO_LIST = "no_list"  # the list named is not the organisation's
+    NO_CREDITS = "no_credits"  # nothing left to pay a find with
+
+
+@dataclass(frozen=True)
+class SearchOpening:
+    """What `open_search` decided and wrote, in one transaction."""
+
+    contact: Contact | None  # the person's contact (None only when refused for the list)
+    search: Search | None  # the job started; None when the contact is answered as it is, or refused
+    refused: OpenRefusal | None = None
+
+
+async def open_search(
+    db: Database,
+    org_id: int,
+    *,
+    user_id: int | None,
+    name: str,
+    domain: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    list_id: int | None = None,
+    webhook: str | None = None,
+    source: str = "search",
+    options: dict[str, Any],
+    same_terms: Callable[[dict[str, Any]], bool],
+) -> SearchOpening:
+    """Record a search of `name` at `domain` as ONE write transaction: the contact (found again by
+    name, or new, linked to the company known at the domain), the queued job, and the contact's link
+    to it; on SQLite every write waits its turn behind the others, so a request makes one, not five,
+    and shares it with the searches opened at the same moment (`Database.write_together`).
+
+    The person's newest contact is answered as it is when already found or being searched and
+    `same_terms(options of its latest job)` (True without a job). Otherwise the organisation needs a
+    search credit (refused NO_CREDITS, after the contact was still added to `list_id`)."""
+    contact_id, search, refused = await db.write_together(lambda session: _open(
+        session, org_id, user_id=user_id, name=name, domain=domain, first_name=first_name, last_name=last_name,
+        list_id=list_id, webhook=webhook, source=source, options=options, same_terms=same_terms,
+    ))
+    found = await get_contact(db, org_id, contact_id) if contact_id is not None else None  # after the commit
+    return SearchOpening(found, search, refused)
+
+
+async def _open(
+    session: AsyncSession,
+    org_id: int,
+    *,
+    user_id: int | None,
+    name: str,
+    domain: str,
+    first_name: str | None,
+    last_name: str | None,
+    list_id: int | None,
+    webhook: str | None,
+    source: str,
+    options: dict[str, Any],
+    same_terms: Callable[[dict[str, Any]], bool],
+) -> tuple[int | None, Search | None, OpenRefusal | None]:
+    if list_id is not None and await _owned(session, m.ContactList, org_id, list_id) is None:
+        return None, None, OpenRefusal.NO_LIST
+    contact = await existing_contact(session, org_id, name, domain)
+    if contact is not None:
+        if list_id is not None:
+            await add_to_list_in(session, org_id, list_id, [contact.id], actor_id=user_id)
+        if contact.email or contact.searching:
+            job = await _owned(session, m.Job, org_id, contact.job_id) if contact.job_id else None
+            if job is None or same_terms(dict(job.options or {})):
+                return contact.id, None, None  # already found (free) or already being searched
+    if await remaining_in(session, org_id, CreditKind.SEARCH) <= 0:
+        return contact.id if contact is not None else None, None, OpenRefusal.NO_CREDITS
+    if contact is None:
+        company = await company_at(session, domain)  # what is known about the company (global facts)
+        fields = {"name": name, "owner_id": user_id, "first_name": first_name, "last_name": last_name,
+                  "domain": domain, "company_id": company.id if company else None,
+                  "company_name": company.name if company else None, "source": source}
+        contact = await new_contact(session, org_id, fields, (list_id,) if list_id is not None else ())
+    await change_contact(session, contact, {"searching": True, "webhook": webhook})
+    job = await _new_job(
+        session, org_id, user_id=user_id, kind="search", contact_id=contact.id, list_id=list_id,
+        options=options, webhook=webhook, quantity=1, token=None,
+    )
+    contact.job_id = job.id  # its latest job
+    await session.flush()
+    return contact.id, _record(job), None
 
 
 # A job with its contact's address in ONE statement, built once: polling clients read it per request.
@@ -131,7 +245,8 @@ async def unfinished_searches(db: Database, *, kind: str = "search", limit: int 
 
 async def start_search(db: Database, org_id: int, search_id: int) -> Search | None:
     """QUEUED -> PROCESSING, counting the attempt. None when not found; other states are left alone."""
-    async with db.write() as session:
+
+    async def start(session: AsyncSession) -> Search | None:
         row = await _owned(session, m.Job, org_id, search_id)
         if row is None:
             return None
@@ -141,6 +256,8 @@ async def start_search(db: Database, org_id: int, search_id: int) -> Search | No
             row.started_at = row.started_at or utcnow()
             await session.flush()
         return _record(row)
+
+    return await db.write_together(start)
 
 
 def _end(job: m.Job, *, result: dict[str, Any] | None, error: str | None, success: bool) -> None:
@@ -169,12 +286,14 @@ async def complete_search(
     says so) rather than given away. Idempotent: completing an ended search changes and charges nothing.
     Raises NotFound.
     """
-    async with db.write() as session:
+
+    async def complete(session: AsyncSession) -> tuple[Search, ChargeResult, bool, int | None]:
+        nonlocal email, score, verdict, result
         job = await _owned(session, m.Job, org_id, search_id)
         if job is None:
             raise NotFound(f"search {search_id} not found")
         if job.status == JobStatus.ENDED.value:
-            return SearchOutcome(_record(job), None, charged=False, insufficient_credits=False)
+            return _record(job), ChargeResult.ALREADY, False, None
         contact = await _owned(session, m.Contact, org_id, job.contact_id)
         if contact is not None and contact.deleted:
             contact = None
@@ -198,8 +317,9 @@ async def complete_search(
                                          user_id=job.user_id, job_id=job.id, detail=detail)])
         _end(job, result=result, error=error, success=email is not None)
         await session.flush()
-        search = _record(job)
-        contact_id = contact.id if contact is not None else None
+        return _record(job), outcome, withheld, contact.id if contact is not None else None
+
+    search, outcome, withheld, contact_id = await db.write_together(complete)
     found = await get_contact(db, org_id, contact_id) if contact_id is not None else None
     return SearchOutcome(search, found, charged=outcome is ChargeResult.CHARGED, insufficient_credits=withheld)
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
 from mailsleuth.store.db import Database
@@ -112,8 +113,13 @@ async def save_domain_state(
 
 async def get_company(db: Database, domain: str) -> Company | None:
     async with db.read() as session:
-        row = await session.scalar(select(m.Company).where(m.Company.domain == _domain(domain)))
+        row = await company_at(session, domain)
         return company_record(row) if row else None
+
+
+async def company_at(session: AsyncSession, domain: str) -> m.Company | None:
+    """The company row known at `domain`, inside the caller's transaction."""
+    return await session.scalar(select(m.Company).where(m.Company.domain == _domain(domain)))
 
 
 async def find_company_domain(db: Database, name: str) -> str | None:
