@@ -172,17 +172,17 @@ def test_errors_in_hunter_shape(api_server: ApiServer, tenant: Tenant) -> None:
 
 
 def test_enrichment_from_what_is_known(client: PyHunter, api_server: ApiServer, tenant: Tenant) -> None:
-    client.create_lead("Kim", "Park", email="kim.park@acme.test", position="Engineer", company="Acme")
+    client.create_lead("Kim", "Park", email="kim.park@parkline.test", position="Engineer", company="Parkline")
     with api_server.client(headers={"X-API-KEY": tenant.key}) as http:
-        person = http.get("/v2/people/find", params={"email": "kim.park@acme.test"})
-        combined = http.get("/v2/combined/find", params={"email": "kim.park@acme.test"})
-        unknown = http.get("/v2/people/find", params={"email": "who@acme.test"})
+        person = http.get("/v2/people/find", params={"email": "kim.park@parkline.test"})
+        combined = http.get("/v2/combined/find", params={"email": "kim.park@parkline.test"})
+        unknown = http.get("/v2/people/find", params={"email": "who@parkline.test"})
         company = http.get("/v2/companies/find", params={"domain": "nowhere.test"})
-    assert person.status_code == 200 and person.json()["meta"] == {"email": "kim.park@acme.test"}
+    assert person.status_code == 200 and person.json()["meta"] == {"email": "kim.park@parkline.test"}
     data = person.json()["data"]
     assert data["name"] == {"fullName": "Kim Park", "givenName": "Kim", "familyName": "Park"}
-    assert data["employment"]["title"] == "Engineer" and data["employment"]["domain"] == "acme.test"
-    assert combined.json()["data"]["person"]["email"] == "kim.park@acme.test"
-    assert combined.json()["data"]["company"] is None  # no facts were ever crawled for acme.test
+    assert data["employment"]["title"] == "Engineer" and data["employment"]["domain"] == "parkline.test"
+    assert combined.json()["data"]["person"]["email"] == "kim.park@parkline.test"
+    assert combined.json()["data"]["company"] is None  # no facts were ever crawled for parkline.test (no other test uses it)
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["id"] == "not_found"
     assert company.status_code == 404
