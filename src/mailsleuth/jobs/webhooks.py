@@ -82,7 +82,10 @@ class WebhookDispatcher:
             except Exception:  # a broken database must not kill the loop silently
                 log.exception("webhook delivery round failed")
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(self.poll, self.interval))
+                # asyncio.timeout, not wait_for: on 3.11 a cancel that meets wait_for's timeout can
+                # leave wait_for waiting on its inner task for ever, and Runtime.close() with it
+                async with asyncio.timeout(min(self.poll, self.interval)):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
