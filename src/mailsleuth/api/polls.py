@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mailsleuth.api.auth import Guard, reported_headers
 from mailsleuth.api.dialect import HANDLED, INTERNAL_ERROR
 from mailsleuth.service.errors import ServiceError
+from mailsleuth.store.lookups import UntilChange
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,7 @@ class PollRoutes:
         self.app = app
         self.routes = _POLLS if routes is None else routes
         self.version = version
-        self._answers: dict[tuple[str, Any, int], Answer] = {}
-        self._answers_version: int | None = None
+        self._answers: UntilChange[tuple[str, Any, int], Answer] = UntilChange(REMEMBERED_ANSWERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         poll, value = self._match(scope) if scope["type"] == "http" and scope["method"] == "GET" else (None, None)
@@ -113,14 +113,10 @@ class PollRoutes:
 
     async def _answer(self, poll: Poll, value: Any, request: Request, principal: Any) -> Answer:
         version = self.version() if poll.stored_only and self.version is not None else None
+        answers = self._answers.at(version) if version is not None else None
         key = (poll.prefix, value, principal.org_id)
-        if version is not None:
-            if version != self._answers_version or len(self._answers) >= REMEMBERED_ANSWERS:
-                self._answers.clear()
-                self._answers_version = version
-            remembered = self._answers.get(key)
-            if remembered is not None:
-                return remembered
+        if answers is not None and key in answers:
+            return answers[key]
         try:
             response = await poll.endpoint(**{poll.param: value, "request": request, "principal": principal})
         except HANDLED as exc:
@@ -129,8 +125,8 @@ class PollRoutes:
             log.exception("unhandled error on GET %s", request.scope["path"])
             return _rendered(poll.guard.dialect.render(ServiceError(INTERNAL_ERROR, status=500)))
         answer = _rendered(response)
-        if version is not None:
-            self._answers[key] = answer
+        if answers is not None:
+            answers[key] = answer
         return answer
 
     def _match(self, scope: Scope) -> tuple[Poll | None, Any]:

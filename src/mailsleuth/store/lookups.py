@@ -21,13 +21,33 @@ import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import JSON, Engine, Select
 
 Processor = Callable[[Any], Any] | None
 CACHED_ANSWERS = 4096  # remembered look-ups between two changes of the database (then forgotten)
 _MISSING = object()
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class UntilChange(Generic[K, V]):
+    """Answers remembered while the database's change counter (`PRAGMA data_version`) stays put:
+    when it moves, or `size` answers are held, all are forgotten at once."""
+
+    def __init__(self, size: int = CACHED_ANSWERS) -> None:
+        self.size = size
+        self._answers: dict[K, V] = {}
+        self._version: int | None = None
+
+    def at(self, version: int) -> dict[K, V]:
+        """The answers remembered at `version`, for reading and adding to; read `version` before
+        computing an answer to add, so none is ever older than the counter it is filed under."""
+        if version != self._version or len(self._answers) >= self.size:
+            self._answers = {}
+            self._version = version
+        return self._answers
 
 
 @dataclass(frozen=True)
@@ -63,8 +83,9 @@ class Lookups:
         self._engine = engine
         self._connection: sqlite3.Connection | None = None
         self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
-        self._answers: dict[tuple[int, tuple[Any, ...]], tuple[tuple[Any, ...], tuple[Any, ...]] | None] = {}
-        self._version: int | None = None
+        self._answers: UntilChange[tuple[int, tuple[Any, ...]], tuple[tuple[Any, ...], tuple[Any, ...]] | None] = (
+            UntilChange()
+        )
 
     def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
         """The first row of `statement` with `params` bound, or None."""
@@ -73,16 +94,12 @@ class Lookups:
         values = list(prepared.template)
         for position, name in prepared.slots:
             values[position] = params[name]
-        connection = self._driver()
-        version = self.version()
-        if version != self._version or len(self._answers) >= CACHED_ANSWERS:
-            self._answers.clear()
-            self._version = version
+        answers = self._answers.at(self.version())
         key = (id(prepared), tuple(values))
-        answer = self._answers.get(key, _MISSING)
+        answer = answers.get(key, _MISSING)
         if answer is _MISSING:
-            raw = connection.execute(prepared.sql, values).fetchone()
-            answer = self._answers[key] = None if raw is None else (raw, prepared.process(raw))
+            raw = self._driver().execute(prepared.sql, values).fetchone()
+            answer = answers[key] = None if raw is None else (raw, prepared.process(raw))
         if answer is None:
             return None
         return prepared.fresh_copy(*answer)  # type: ignore[misc]
