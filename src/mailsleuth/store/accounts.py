@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -368,27 +368,15 @@ async def charge_in(
         return ChargeResult.ALREADY
     if not await _take(session, org_id, kind, amount, count_as_used=True):
         return ChargeResult.INSUFFICIENT
-    session.add(m.CreditEntry(org_id=org_id, kind=kind.value, delta=-amount, reason="charge", reference=reference))
-    await session.flush()
+    entry = {"org_id": org_id, "kind": kind.value, "delta": -amount, "reason": "charge", "reference": reference}
+    await session.execute(_ADD_ENTRY, entry)
     return ChargeResult.CHARGED
 
 
 async def _take(session: AsyncSession, org_id: int, kind: CreditKind, amount: int, *, count_as_used: bool) -> bool:
     """Conditional decrement: atomic on PostgreSQL too, so concurrent charges cannot overdraw."""
-    values = {"remaining": m.CreditBalance.remaining - amount}
-    if count_as_used:
-        values["used"] = m.CreditBalance.used + amount
-    else:
-        values["total"] = m.CreditBalance.total - amount
-    result = await session.execute(
-        update(m.CreditBalance)
-        .where(
-            m.CreditBalance.org_id == org_id,
-            m.CreditBalance.kind == kind.value,
-            m.CreditBalance.remaining >= amount,
-        )
-        .values(**values)
-    )
+    statement = _TAKE_USED if count_as_used else _TAKE_TOTAL
+    result = await session.execute(statement, {"of_org": org_id, "of_kind": kind.value, "amount": amount})
     return result.rowcount == 1
 
 
@@ -408,15 +396,29 @@ async def credit_usage(db: Database, org_id: int, since: datetime) -> dict[str, 
 
 
 async def _entry_exists(session: AsyncSession, org_id: int, kind: CreditKind, reference: str) -> bool:
-    query = select(func.count()).where(
-        m.CreditEntry.org_id == org_id, m.CreditEntry.kind == kind.value, m.CreditEntry.reference == reference
-    )
-    return bool(await session.scalar(query))
+    return bool(await session.scalar(_ENTRY_EXISTS, {"org_id": org_id, "kind": kind.value, "reference": reference}))
 
 
 async def remaining_in(session: AsyncSession, org_id: int, kind: CreditKind) -> int:
     """Remaining credits of one kind, inside the caller's transaction."""
-    query = select(m.CreditBalance.remaining).where(
-        m.CreditBalance.org_id == org_id, m.CreditBalance.kind == kind.value
-    )
-    return int(await session.scalar(query) or 0)
+    return int(await session.scalar(_REMAINING, {"of_org": org_id, "of_kind": kind.value}) or 0)
+
+
+# Statements of the charges and balance reads made inside searches' and completions' writes, which
+# every other writer waits for: built once (building one costs more than running it).
+_BALANCES = m.CreditBalance.__table__
+_LEDGER = m.CreditEntry.__table__
+_ONE_BALANCE = _BALANCES.c.org_id == bindparam("of_org"), _BALANCES.c.kind == bindparam("of_kind")  # not column names
+_REMAINING = select(_BALANCES.c.remaining).where(*_ONE_BALANCE)
+_AFFORDABLE = _BALANCES.c.remaining >= bindparam("amount")
+_TAKE_USED = update(_BALANCES).where(*_ONE_BALANCE, _AFFORDABLE).values(
+    remaining=_BALANCES.c.remaining - bindparam("amount"), used=_BALANCES.c.used + bindparam("amount")
+)
+_TAKE_TOTAL = update(_BALANCES).where(*_ONE_BALANCE, _AFFORDABLE).values(
+    remaining=_BALANCES.c.remaining - bindparam("amount"), total=_BALANCES.c.total - bindparam("amount")
+)
+_ENTRY_EXISTS = select(func.count()).where(
+    _LEDGER.c.org_id == bindparam("org_id"), _LEDGER.c.kind == bindparam("kind"),
+    _LEDGER.c.reference == bindparam("reference"),
+)
+_ADD_ENTRY = insert(_LEDGER)

@@ -9,13 +9,14 @@ from query parameters).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, bindparam, cast, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -320,18 +321,24 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
+@functools.cache
+def _org_of(table: Table) -> Select[tuple[int]]:
+    return select(table.c.org_id).where(table.c.id == bindparam("row_id"))
+
+
+async def belongs(session: AsyncSession, model: Any, org_id: int, row_id: int) -> bool:
+    """Whether row `row_id` of `model` (a tenant table) is the organisation's: one indexed read with a
+    statement built once, no ORM object loaded. Writes inside the transaction every other writer
+    waits for (opening searches) keep to such statements: building one costs more than running it."""
+    return await session.scalar(_org_of(model.__table__), {"row_id": row_id}) == org_id
+
+
 async def _check_refs(session: AsyncSession, org_id: int, fields: Mapping[str, Any]) -> None:
     """Foreign keys that must stay inside the organisation (companies are global knowledge)."""
-    owner_id = fields.get("owner_id")
-    if owner_id is not None:
-        owner = await session.get(m.User, owner_id)
-        if owner is None or owner.org_id != org_id:
-            raise NotFound(f"user {owner_id} not found")
-    job_id = fields.get("job_id")
-    if job_id is not None:
-        job = await session.get(m.Job, job_id)
-        if job is None or job.org_id != org_id:
-            raise NotFound(f"job {job_id} not found")
+    for key, model, what in (("owner_id", m.User, "user"), ("job_id", m.Job, "job")):
+        row_id = fields.get(key)
+        if row_id is not None and not await belongs(session, model, org_id, row_id):
+            raise NotFound(f"{what} {row_id} not found")
 
 
 async def _owned_list(session: AsyncSession, org_id: int, list_id: int) -> m.ContactList | None:
@@ -377,31 +384,33 @@ async def create_contact(
     given = dict(locals())
     fields = {key: value for key, value in given.items() if key in UPDATABLE}
     async with db.write() as session:
-        contact_id = (await new_contact(session, org_id, fields, list_ids)).id
+        contact_id = await new_contact(session, org_id, fields, list_ids)
     return await _committed(db, org_id, contact_id)
 
 
 async def new_contact(
     session: AsyncSession, org_id: int, fields: Mapping[str, Any], list_ids: Sequence[int] = ()
-) -> m.Contact:
-    """Add a contact with `fields` (create_contact's keywords) inside the caller's write transaction;
-    its additions to `list_ids` are recorded in its history as done by its owner. Raises NotFound for
-    a foreign list, user or job."""
+) -> int:
+    """Add a contact with `fields` (create_contact's keywords) inside the caller's write transaction
+    and return its id; its additions to `list_ids` are recorded in its history as done by its owner.
+    Raises NotFound for a foreign list, user or job. Statements only, no ORM flush: searches open
+    contacts inside the transaction every writer waits for."""
     fields = _clean(fields)
     await _check_refs(session, org_id, fields)
-    for list_id in list_ids:
-        if await _owned_list(session, org_id, list_id) is None:
-            raise NotFound(f"list {list_id} not found")
-    row = m.Contact(org_id=org_id, **fields)
-    session.add(row)
-    await session.flush()
+    lists = []
     for list_id in dict.fromkeys(list_ids):
-        session.add(m.ListMember(list_id=list_id, contact_id=row.id))
         item = await _owned_list(session, org_id, list_id)
-        assert item is not None
-        await record(session, list_events(org_id, EventKind.LIST_ADDED, [row.id], item, fields.get("owner_id")))
-    await session.flush()
-    return row
+        if item is None:
+            raise NotFound(f"list {list_id} not found")
+        lists.append(item)
+    contact_id: int = await session.scalar(_INSERT_CONTACT, {"org_id": org_id, **fields})
+    if lists:
+        now = utcnow()
+        members = [{"list_id": item.id, "contact_id": contact_id, "added_at": now} for item in lists]
+        await session.execute(insert(m.ListMember.__table__), members)
+        owner_id = fields.get("owner_id")
+        await record(session, [line for item in lists for line in list_events(org_id, EventKind.LIST_ADDED, [contact_id], item, owner_id)])
+    return contact_id
 
 
 async def _committed(db: Database, org_id: int, contact_id: int) -> Contact:
@@ -448,6 +457,13 @@ async def change_contact(
         setattr(row, key, value)
 
 
+async def mark_searching(session: AsyncSession, contact_id: int, *, job_id: int, webhook: str | None) -> None:
+    """The contact is being searched by `job_id` (now its latest job) for a caller with `webhook`:
+    one statement in the caller's transaction (a change that leaves no history line)."""
+    fields = _clean({"webhook": webhook})
+    await session.execute(_MARK_SEARCHING, {"contact_id": contact_id, "job_id": job_id, **fields})
+
+
 async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:
     """Soft delete; a later search for the same person is charged again."""
     async with db.write() as session:
@@ -466,15 +482,34 @@ async def find_existing_contact(db: Database, org_id: int, name: str, domain: st
         return _record(row) if row else None
 
 
-async def existing_contact(session: AsyncSession, org_id: int, name: str, domain: str) -> m.Contact | None:
-    """`find_existing_contact` inside the caller's transaction, as the bare row (no relations loaded)."""
-    return await session.scalar(_newest_named(select(m.Contact), org_id, name, domain))
+async def existing_contact(session: AsyncSession, org_id: int, name: str, domain: str) -> Any | None:
+    """`find_existing_contact` inside the caller's transaction: its `id`, `email`, `searching` and
+    `job_id` only, as a row (what deciding whether to search again needs)."""
+    params = {"org_id": org_id, "domain": domain.strip().lower(), "name_key": name_key(name)}
+    return (await session.execute(_NEWEST_NAMED, params)).first()
 
 
 def _newest_named(query: Select[tuple[m.Contact]], org_id: int, name: str, domain: str) -> Select[tuple[m.Contact]]:
     live = m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
     same = m.Contact.domain == domain.strip().lower(), m.Contact.name_key == name_key(name)
     return query.where(*live, *same).order_by(m.Contact.id.desc()).limit(1)
+
+
+# Statements of the search-opening write (`store.jobs.open_search`), built once.
+_CONTACTS = m.Contact.__table__
+_NEWEST_NAMED = (
+    select(_CONTACTS.c.id, _CONTACTS.c.email, _CONTACTS.c.searching, _CONTACTS.c.job_id)
+    .where(_CONTACTS.c.org_id == bindparam("org_id"), _CONTACTS.c.deleted.is_(False),
+           _CONTACTS.c.domain == bindparam("domain"), _CONTACTS.c.name_key == bindparam("name_key"))
+    .order_by(_CONTACTS.c.id.desc())
+    .limit(1)
+)
+_INSERT_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
+_MARK_SEARCHING = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("contact_id"))
+    .values(searching=True, job_id=bindparam("job_id"), webhook=bindparam("webhook"))
+)
 
 
 async def query_contacts(db: Database, org_id: int, filters: ContactFilters | None = None) -> ContactPage:

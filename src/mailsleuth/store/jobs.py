@@ -15,12 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
 from mailsleuth.store.accounts import ChargeResult, charge_in, remaining_in
-from mailsleuth.store.contacts import add_to_list_in, change_contact, existing_contact, get_contact, new_contact
+from mailsleuth.store.contacts import (
+    add_to_list_in,
+    belongs,
+    existing_contact,
+    get_contact,
+    mark_searching,
+    new_contact,
+)
 from mailsleuth.store.db import Database
 from mailsleuth.store.errors import NotFound
 from mailsleuth.store.events import event, outcome_detail, record
@@ -52,11 +59,6 @@ def _record(row: Any) -> Search:
     )
 
 
-async def _owned(session: AsyncSession, model: Any, org_id: int, row_id: int | None) -> Any:
-    row = await session.get(model, row_id) if row_id is not None else None
-    return row if row is not None and row.org_id == org_id else None
-
-
 async def create_search(
     db: Database,
     org_id: int,
@@ -75,11 +77,13 @@ async def create_search(
     Raises NotFound when the user, contact or list is not in the organisation.
     """
     async with db.write() as session:
-        row = await _new_job(
+        for model, row_id in ((m.User, user_id), (m.Contact, contact_id), (m.ContactList, list_id)):
+            if row_id is not None and not await belongs(session, model, org_id, row_id):
+                raise NotFound(f"{model.__tablename__} {row_id} not found")
+        return await _new_job(
             session, org_id, user_id=user_id, kind=kind, contact_id=contact_id, list_id=list_id,
             options=options, webhook=webhook, quantity=quantity, token=token,
         )
-        return _record(row)
 
 
 async def _new_job(
@@ -94,25 +98,12 @@ async def _new_job(
     webhook: str | None,
     quantity: int,
     token: str | None,
-) -> m.Job:
-    for model, row_id in ((m.User, user_id), (m.Contact, contact_id), (m.ContactList, list_id)):
-        if row_id is not None and await _owned(session, model, org_id, row_id) is None:
-            raise NotFound(f"{model.__tablename__} {row_id} not found")
-    row = m.Job(
-        org_id=org_id,
-        user_id=user_id,
-        kind=kind,
-        status=JobStatus.QUEUED.value,
-        token=token or secrets.token_hex(16),
-        quantity=quantity,
-        options=dict(options or {}),
-        webhook=webhook,
-        contact_id=contact_id,
-        list_id=list_id,
-    )
-    session.add(row)
-    await session.flush()
-    return row
+) -> Search:
+    """Insert a queued job whose references the caller has checked: one statement."""
+    values = {"org_id": org_id, "user_id": user_id, "kind": kind, "status": JobStatus.QUEUED.value,
+              "token": token or secrets.token_hex(16), "quantity": quantity, "options": dict(options or {}),
+              "webhook": webhook, "contact_id": contact_id, "list_id": list_id}
+    return _record((await session.execute(_INSERT_JOB, values)).one())
 
 
 class OpenRefusal(enum.Enum):
@@ -177,32 +168,61 @@ async def _open(
     options: dict[str, Any],
     same_terms: Callable[[dict[str, Any]], bool],
 ) -> tuple[int | None, Search | None, OpenRefusal | None]:
-    if list_id is not None and await _owned(session, m.ContactList, org_id, list_id) is None:
+    if list_id is not None and not await belongs(session, m.ContactList, org_id, list_id):
         return None, None, OpenRefusal.NO_LIST
     contact = await existing_contact(session, org_id, name, domain)
     if contact is not None:
         if list_id is not None:
             await add_to_list_in(session, org_id, list_id, [contact.id], actor_id=user_id)
         if contact.email or contact.searching:
-            job = await _owned(session, m.Job, org_id, contact.job_id) if contact.job_id else None
-            if job is None or same_terms(dict(job.options or {})):
+            terms = await _job_options(session, org_id, contact.job_id)
+            if terms is None or same_terms(terms):
                 return contact.id, None, None  # already found (free) or already being searched
     if await remaining_in(session, org_id, CreditKind.SEARCH) <= 0:
         return contact.id if contact is not None else None, None, OpenRefusal.NO_CREDITS
-    if contact is None:
+    if contact is not None:
+        contact_id = contact.id
+    else:
         company = await company_at(session, domain)  # what is known about the company (global facts)
         fields = {"name": name, "owner_id": user_id, "first_name": first_name, "last_name": last_name,
                   "domain": domain, "company_id": company.id if company else None,
                   "company_name": company.name if company else None, "source": source}
-        contact = await new_contact(session, org_id, fields, (list_id,) if list_id is not None else ())
-    await change_contact(session, contact, {"searching": True, "webhook": webhook})
+        contact_id = await new_contact(session, org_id, fields, (list_id,) if list_id is not None else ())
     job = await _new_job(
-        session, org_id, user_id=user_id, kind="search", contact_id=contact.id, list_id=list_id,
+        session, org_id, user_id=user_id, kind="search", contact_id=contact_id, list_id=list_id,
         options=options, webhook=webhook, quantity=1, token=None,
     )
-    contact.job_id = job.id  # its latest job
-    await session.flush()
-    return contact.id, _record(job), None
+    await mark_searching(session, contact_id, job_id=job.id, webhook=webhook)  # its latest job
+    return contact_id, job, None
+
+
+async def _job_options(session: AsyncSession, org_id: int, job_id: int | None) -> dict[str, Any] | None:
+    """The options of the organisation's job `job_id`; None when there is no such job."""
+    if job_id is None:
+        return None
+    found = (await session.execute(_JOB_OPTIONS, {"job_id": job_id, "org_id": org_id})).first()
+    return None if found is None else dict(found.options or {})
+
+
+# Statements of the search-opening write, built once (building one costs more than running it).
+_JOBS = m.Job.__table__
+_INSERT_JOB = insert(_JOBS).returning(*_JOBS.c)
+_JOB_OF_ORG = select(_JOBS).where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.org_id == bindparam("org_id"))
+_SET_JOB = update(_JOBS).where(_JOBS.c.id == bindparam("job_id")).returning(*_JOBS.c)  # SET: the parameters given
+_START = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.org_id == bindparam("of_org"),
+           _JOBS.c.status.in_([JobStatus.QUEUED.value, JobStatus.PROCESSING.value]))
+    .values(status=JobStatus.PROCESSING.value, attempts=_JOBS.c.attempts + 1,
+            started_at=func.coalesce(_JOBS.c.started_at, bindparam("now", type_=_JOBS.c.started_at.type)))
+    .returning(*_JOBS.c)
+)
+_CONTACTS = m.Contact.__table__
+_LIVE_CONTACT = select(_CONTACTS.c.id).where(
+    _CONTACTS.c.id == bindparam("contact_id"), _CONTACTS.c.org_id == bindparam("org_id"), _CONTACTS.c.deleted.is_(False)
+)
+_SET_CONTACT = update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact_id"))  # SET: the parameters given
+_JOB_OPTIONS = select(_JOBS.c.options).where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.org_id == bindparam("org_id"))
 
 
 # A job with its contact's address in ONE statement, built once: polling clients read it per request.
@@ -247,23 +267,18 @@ async def start_search(db: Database, org_id: int, search_id: int) -> Search | No
     """QUEUED -> PROCESSING, counting the attempt. None when not found; other states are left alone."""
 
     async def start(session: AsyncSession) -> Search | None:
-        row = await _owned(session, m.Job, org_id, search_id)
-        if row is None:
-            return None
-        if row.status in (JobStatus.QUEUED.value, JobStatus.PROCESSING.value):
-            row.status = JobStatus.PROCESSING.value
-            row.attempts += 1
-            row.started_at = row.started_at or utcnow()
-            await session.flush()
-        return _record(row)
+        row = (await session.execute(_START, {"job_id": search_id, "of_org": org_id, "now": utcnow()})).first()
+        return _record(row) if row is not None else await _job_of(session, org_id, search_id)
 
     return await db.write_together(start)
 
 
-def _end(job: m.Job, *, result: dict[str, Any] | None, error: str | None, success: bool) -> None:
-    job.status, job.treated, job.success = JobStatus.ENDED.value, max(job.treated, 1), int(success)
-    job.result, job.error, job.ended_at = result, error, utcnow()
-    job.lease_owner = job.lease_expires_at = None
+async def _end(
+    session: AsyncSession, job: Search, *, result: dict[str, Any] | None, error: str | None, success: bool
+) -> Search:
+    ended = {"status": JobStatus.ENDED.value, "treated": max(job.treated, 1), "success": int(success),
+             "result": result, "error": error, "ended_at": utcnow(), "lease_owner": None, "lease_expires_at": None}
+    return _record((await session.execute(_SET_JOB, {"job_id": job.id, **ended})).one())
 
 
 async def complete_search(
@@ -284,44 +299,46 @@ async def complete_search(
 
     When the organisation cannot pay, the address is withheld (contact email stays None, the job's result
     says so) rather than given away. Idempotent: completing an ended search changes and charges nothing.
-    Raises NotFound.
+    Raises NotFound. Statements only (each built once): completions share the writer with requests.
     """
 
     async def complete(session: AsyncSession) -> tuple[Search, ChargeResult, bool, int | None]:
         nonlocal email, score, verdict, result
-        job = await _owned(session, m.Job, org_id, search_id)
+        job = await _job_of(session, org_id, search_id)
         if job is None:
             raise NotFound(f"search {search_id} not found")
-        if job.status == JobStatus.ENDED.value:
-            return _record(job), ChargeResult.ALREADY, False, None
-        contact = await _owned(session, m.Contact, org_id, job.contact_id)
-        if contact is not None and contact.deleted:
-            contact = None
+        if job.status is JobStatus.ENDED:
+            return job, ChargeResult.ALREADY, False, None
+        live = {"contact_id": job.contact_id, "org_id": org_id}
+        contact_id = await session.scalar(_LIVE_CONTACT, live) if job.contact_id is not None else None
         outcome = ChargeResult.ALREADY
         if email is not None and charge:
-            reference = f"contact:{contact.id}" if contact is not None else f"search:{job.id}"
+            reference = f"contact:{contact_id}" if contact_id is not None else f"search:{job.id}"
             outcome = await charge_in(session, org_id, CreditKind.SEARCH, 1, reference)
         withheld = outcome is ChargeResult.INSUFFICIENT
         if withheld:
             email = score = verdict = None
             result = {**(result or {}), "insufficient_credits": True}
-        if contact is not None:
-            contact.email = email.lower() if email else None
-            contact.score, contact.verdict, contact.searching = score, verdict, False
-            if evidence is not None:
-                contact.evidence = evidence
-            found = {"email": contact.email, "verdict": verdict, "score": score, "insufficient_credits": withheld,
+        if contact_id is not None:
+            address = email.lower() if email else None
+            filled = {"email": address, "score": score, "verdict": verdict, "searching": False}
+            await session.execute(_SET_CONTACT, {"contact_id": contact_id, **filled,
+                                                 **({"evidence": evidence} if evidence is not None else {})})
+            found = {"email": address, "verdict": verdict, "score": score, "insufficient_credits": withheld,
                      "reason": (result or {}).get("reason")}
-            detail = outcome_detail(found, error)
-            await record(session, [event(org_id, EventKind.SEARCH, contact_id=contact.id, address=contact.email,
-                                         user_id=job.user_id, job_id=job.id, detail=detail)])
-        _end(job, result=result, error=error, success=email is not None)
-        await session.flush()
-        return _record(job), outcome, withheld, contact.id if contact is not None else None
+            await record(session, [event(org_id, EventKind.SEARCH, contact_id=contact_id, address=address,
+                                         user_id=job.user_id, job_id=job.id, detail=outcome_detail(found, error))])
+        ended = await _end(session, job, result=result, error=error, success=email is not None)
+        return ended, outcome, withheld, contact_id
 
     search, outcome, withheld, contact_id = await db.write_together(complete)
     found = await get_contact(db, org_id, contact_id) if contact_id is not None else None
     return SearchOutcome(search, found, charged=outcome is ChargeResult.CHARGED, insufficient_credits=withheld)
+
+
+async def _job_of(session: AsyncSession, org_id: int, job_id: int) -> Search | None:
+    row = (await session.execute(_JOB_OF_ORG, {"job_id": job_id, "org_id": org_id})).first()
+    return _record(row) if row is not None else None
 
 
 async def finish_job(
@@ -345,20 +362,18 @@ async def finish_job(
     Raises NotFound.
     """
     async with db.write() as session:
-        job = await _owned(session, m.Job, org_id, job_id)
+        job = await _job_of(session, org_id, job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
-        if job.status == JobStatus.ENDED.value:
-            return _record(job)
+        if job.status is JobStatus.ENDED:
+            return job
         if charge_kind is not None:
             reference = charge_reference or f"job:{job.id}"
             if await charge_in(session, org_id, CreditKind(charge_kind), 1, reference) is ChargeResult.INSUFFICIENT:
                 result, error = {"insufficient_credits": True}, error or "insufficient credits"
-        _end(job, result=result, error=error, success=result is not None and error is None)
         if verified:
             detail = outcome_detail(result, error)
             detail.pop("email", None)
             await record(session, [event(org_id, EventKind.VERIFICATION, address=verified, user_id=job.user_id,
                                          job_id=job.id, detail=detail)])
-        await session.flush()
-        return _record(job)
+        return await _end(session, job, result=result, error=error, success=result is not None and error is None)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mailsleuth.store import models as m
@@ -33,7 +33,7 @@ def _domain(domain: str) -> str:
     return domain
 
 
-def company_record(row: m.Company) -> Company:
+def company_record(row: Any) -> Company:
     return Company(
         row.id,
         row.domain,
@@ -117,9 +117,14 @@ async def get_company(db: Database, domain: str) -> Company | None:
         return company_record(row) if row else None
 
 
-async def company_at(session: AsyncSession, domain: str) -> m.Company | None:
-    """The company row known at `domain`, inside the caller's transaction."""
-    return await session.scalar(select(m.Company).where(m.Company.domain == _domain(domain)))
+async def company_at(session: AsyncSession, domain: str) -> Any | None:
+    """The company known at `domain` as a row of its columns, inside the caller's transaction (also
+    the search-opening write's: a statement built once, no ORM object)."""
+    return (await session.execute(_COMPANY_AT, {"domain": _domain(domain)})).first()
+
+
+_COMPANIES = m.Company.__table__
+_COMPANY_AT = select(_COMPANIES).where(_COMPANIES.c.domain == bindparam("domain"))
 
 
 async def find_company_domain(db: Database, name: str) -> str | None:
