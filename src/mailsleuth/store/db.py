@@ -119,7 +119,12 @@ class Database:
             return
         session = self._write_sessions()
         try:
-            async with self._turn(background=in_background()), self._between_processes(), session.begin():
+            async with (
+                self._announced(),
+                self._turn(background=in_background()),
+                self._between_processes(),
+                session.begin(),
+            ):
                 yield session
         finally:
             await session.close()  # after the locks are given back: closing takes a few loop turns
@@ -143,6 +148,20 @@ class Database:
             yield
         finally:
             self._write_lock.release()
+
+    @asynccontextmanager
+    async def _announced(self) -> AsyncIterator[None]:
+        """Announced to other processes' background writes from before this process's turn until
+        after the write (`WriterLock.announce`): announced only once it held the turn, a write waited
+        for the bulk transaction another process began while the turn was being handed to it."""
+        if self._writer_lock is None:
+            yield
+            return
+        await self._writer_lock.announce()
+        try:
+            yield
+        finally:
+            self._writer_lock.withdraw()
 
     @asynccontextmanager
     async def _between_processes(self) -> AsyncIterator[None]:

@@ -5,8 +5,8 @@ the time (a bulk worker completing rows) the waiter keeps waking up to find the 
 Every mailsleuth process therefore takes an exclusive `flock` on a file beside the database before
 `BEGIN IMMEDIATE`; the kernel wakes a waiter the moment the holder commits. Background writes (bulk
 claims and completions, `acquire_in_background`) also check a second "intent" file first: writers
-in a hurry (`acquire`) hold it shared while they wait, and a background write starts no transaction
-while anyone does, so a request's write waits at most for the one short bulk transaction already
+in a hurry (`acquire`) hold it shared while they wait, and a background write takes the lock only
+while nobody does, so a request's write waits at most for the one short bulk transaction already
 running, never behind a stream of them.
 """
 
@@ -29,25 +29,55 @@ class WriterLock:
         self.intent_path = path.with_name(path.name + "-intent")
         self._fd: int | None = None
         self._intent_fd: int | None = None
+        self._announced = 0  # this process's writes that announced themselves (`announce`)
+        self._intent_held = False
 
     def acquire_in_background(self) -> None:
-        """Take the lock for a background write, once no writer in a hurry waits (blocks: call it
-        from a thread)."""
+        """Take the lock for a background write, never ahead of a writer in a hurry (blocks: call it
+        from a thread). The lock is tried, not waited for, and only while holding the intent file
+        exclusively, i.e. while nobody announces a wait: a background writer asleep in `flock` would
+        be woken when the holder commits, as likely as a request's write that began waiting after it,
+        and a request would then wait for two bulk transactions, not one."""
         fd, intent = self._files()
-        while not _try(intent, fcntl.LOCK_EX):  # someone in a hurry is waiting: let them go first
+        while True:
+            if _try(intent, fcntl.LOCK_EX):  # nobody in a hurry waits (they hold it shared)
+                taken = _try(fd, fcntl.LOCK_EX)
+                fcntl.flock(intent, fcntl.LOCK_UN)
+                if taken:
+                    return
             time.sleep(BACKGROUND_RETRY_SECONDS)
-        fcntl.flock(intent, fcntl.LOCK_UN)
-        fcntl.flock(fd, fcntl.LOCK_EX)
 
     async def acquire(self) -> None:
         """Take the lock for a request's write, announcing the wait so background writes hold off."""
-        fd, intent = self._files()
-        while not _try(intent, fcntl.LOCK_SH):  # a background writer is only testing it: an instant
-            await asyncio.sleep(0)
+        fd, _ = self._files()
+        await self.announce()
         try:
             await _lock(fd)
         finally:
-            fcntl.flock(intent, fcntl.LOCK_UN)
+            self.withdraw()
+
+    async def announce(self) -> None:
+        """Say that a write in a hurry is coming, until `withdraw`: background writes of every process
+        take the lock only while no process announces one. Announcements nest (a process holds the
+        intent file shared while any of its writes has announced itself), so a process whose writes
+        hand its turn from one to the next keeps background writes out across the handover."""
+        _, intent = self._files()
+        self._announced += 1
+        try:
+            while not self._intent_held:
+                if _try(intent, fcntl.LOCK_SH):
+                    self._intent_held = True
+                else:  # a background writer is only testing it: an instant
+                    await asyncio.sleep(0)
+        except BaseException:
+            self.withdraw()
+            raise
+
+    def withdraw(self) -> None:
+        self._announced -= 1
+        if self._announced == 0 and self._intent_held and self._intent_fd is not None:
+            fcntl.flock(self._intent_fd, fcntl.LOCK_UN)
+            self._intent_held = False
 
     def release(self) -> None:
         if self._fd is not None:
@@ -58,6 +88,7 @@ class WriterLock:
             if fd is not None:
                 os.close(fd)
         self._fd = self._intent_fd = None
+        self._intent_held = False
 
     def _files(self) -> tuple[int, int]:
         if self._fd is None or self._intent_fd is None:
