@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from mailsleuth import store
+from mailsleuth.cli import heap
 from mailsleuth.config import Settings, get_settings
 from mailsleuth.service.csvfiles import SafeWriter
 from mailsleuth.jobs import bulk
@@ -190,6 +191,7 @@ async def _work(settings: Settings) -> None:
     await db.migrate()
     runtime = Runtime(settings, db, notices=DIALECTS.notices())
     runtime.start()
+    heap.settle()
     work = asyncio.create_task(runtime.queue.work(), name="worker", context=store.background_context())
     stopping = asyncio.create_task(stop.wait(), name="sigterm")
     try:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from mailsleuth import store
+from mailsleuth.cli import heap
 from mailsleuth.config import Settings, get_settings
 from mailsleuth.store.accounts import BOOTSTRAP_CREDITS, BOOTSTRAP_ORG
 
@@ -75,7 +76,9 @@ def app_from_environment() -> FastAPI:
     """uvicorn's app factory, run in each API process: the settings serve put in the environment."""
     from mailsleuth.api.app import create_app
 
-    return create_app(Settings(), migrate=False)
+    app = create_app(Settings(), migrate=False)
+    heap.settle()
+    return app
 
 
 class EmbeddedWorker:
