@@ -16,7 +16,21 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -409,7 +423,8 @@ async def new_contact(
         members = [{"list_id": item.id, "contact_id": contact_id, "added_at": now} for item in lists]
         await session.execute(insert(m.ListMember.__table__), members)
         owner_id = fields.get("owner_id")
-        await record(session, [line for item in lists for line in list_events(org_id, EventKind.LIST_ADDED, [contact_id], item, owner_id)])
+        added = (list_events(org_id, EventKind.LIST_ADDED, [contact_id], item, owner_id) for item in lists)
+        await record(session, [line for lines in added for line in lines])
     return contact_id
 
 
