@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     company_tlds: str = "com,io,co,net,org,de,fr,co.uk,nl,es,it,ch,at,be,se,dk,no,fi,pl,pt,ie,eu,ca,com.au"
     # candidates one find may try on an honest server: the whole catalogue for a three-part name
     find_max_probes: int = Field(default=40, ge=1, le=200)
+    # single finds one process runs at once; more wait their turn (queued). Unbounded, a burst of
+    # searches slowed every find down until almost none ended (1 a second with 1,900 in flight)
+    concurrent_finds: int = Field(default=16, ge=1, le=1000)
 
     # `mailsleuth doctor`: the mail host whose port 25 is tried (a domain: its MX; or a host name),
     # the DNS blocklists the outgoing address is looked up in, and that address when the mail host

@@ -48,6 +48,7 @@ class Runtime:
         self.db = db
         self.notices = notices
         self.verifier = verifier or Verifier(settings)
+        self.finds = asyncio.Semaphore(settings.concurrent_finds)
         self.egress = Egress.from_settings(settings, resolve=self.verifier.resolver.addresses)
         self.http = self.egress.client(
             max_response_bytes=WEBHOOK_RESPONSE_BYTES, deadline=WEBHOOK_TIMEOUT, timeout=WEBHOOK_TIMEOUT

@@ -27,6 +27,7 @@ class Context(Protocol):
     db: Database
     verifier: Verifier
     webhooks: Outbox
+    finds: asyncio.Semaphore  # single searches' finds running at once (`Settings.concurrent_finds`)
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         """Run ``work`` in the background, tracked so shutdown can wait for it."""

@@ -158,29 +158,32 @@ async def run_search(
     *,
     smtp: bool = True,
 ) -> store.SearchOutcome:
-    """The background half: find, learn, complete (charging), then queue the webhook."""
+    """The background half: find, learn, complete (charging), then queue the webhook. The search
+    stays queued until one of the process's find slots is free (`Settings.concurrent_finds`)."""
     db = rt.db
-    await store.start_search(db, org_id, search_id)
-    try:
-        result = await Finding(db, rt.settings, rt.verifier, org_id).finder.find(name, domain, smtp=smtp)
-    except Exception as exc:  # the job must end whatever the engine did
-        log.exception("search %s failed", search_id)
-        outcome = await store.complete_search(db, org_id, search_id, email=None, error=f"{type(exc).__name__}: {exc}")
-    else:
-        details = result.to_dict()
-        job = await store.get_search(db, org_id, search_id)
-        paid = job.options.get("paid_verdicts") if job is not None else None
-        outcome = await store.complete_search(
-            db,
-            org_id,
-            search_id,
-            email=result.email,
-            score=result.score,
-            verdict=result.verdict.value,
-            evidence=details,
-            result=details,
-            charge=paid is None or result.verdict.value in paid,
-        )
+    async with rt.finds:
+        await store.start_search(db, org_id, search_id)
+        try:
+            result = await Finding(db, rt.settings, rt.verifier, org_id).finder.find(name, domain, smtp=smtp)
+        except Exception as exc:  # the job must end whatever the engine did
+            log.exception("search %s failed", search_id)
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = await store.complete_search(db, org_id, search_id, email=None, error=error)
+        else:
+            details = result.to_dict()
+            job = await store.get_search(db, org_id, search_id)
+            paid = job.options.get("paid_verdicts") if job is not None else None
+            outcome = await store.complete_search(
+                db,
+                org_id,
+                search_id,
+                email=result.email,
+                score=result.score,
+                verdict=result.verdict.value,
+                evidence=details,
+                result=details,
+                charge=paid is None or result.verdict.value in paid,
+            )
     search = outcome.search
     payload = _PAYLOADS.get(search.options.get("dialect", ""))
     if search.webhook and payload is not None and outcome.contact is not None:
