@@ -204,7 +204,7 @@ async def _job_options(session: AsyncSession, org_id: int, job_id: int | None) -
     return None if found is None else dict(found.options or {})
 
 
-# Statements of the search-opening write, built once (building one costs more than running it).
+# Statements of the searches' writes (open, start, complete), built once: building one costs more than running it.
 _JOBS = m.Job.__table__
 _INSERT_JOB = insert(_JOBS).returning(*_JOBS.c)
 _JOB_OF_ORG = select(_JOBS).where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.org_id == bindparam("org_id"))
