@@ -63,3 +63,27 @@ async def test_a_request_waiting_goes_before_a_background_write_that_waited_long
     assert order == ["request", "request done", "background"]
     for lock in (holder, background, request):
         lock.close()
+
+
+async def test_a_background_write_of_the_announcing_process_neither_waits_nor_drops_the_announcement(
+    tmp_path: Path,
+) -> None:
+    # This process's writes announced themselves and wait for its turn, which its background write
+    # holds: that write goes on (waiting would deadlock), and the announcement still keeps another
+    # process's background writes out until it is withdrawn.
+    path = tmp_path / "db-writer"
+    here, elsewhere = WriterLock(path), WriterLock(path)
+    await here.announce()
+    await asyncio.wait_for(asyncio.to_thread(here.acquire_in_background), 5)
+    here.release()
+    got = threading.Event()
+    thread = threading.Thread(target=lambda: (elsewhere.acquire_in_background(), got.set()))
+    thread.start()
+    await asyncio.sleep(0.1)
+    assert not got.is_set()
+    here.withdraw()
+    await _until(got.is_set)
+    elsewhere.release()
+    thread.join()
+    for lock in (here, elsewhere):
+        lock.close()

@@ -29,20 +29,34 @@ class WriterLock:
         self.intent_path = path.with_name(path.name + "-intent")
         self._fd: int | None = None
         self._intent_fd: int | None = None
+        self._probe_fd: int | None = None  # the intent file again, for background writes' tests
         self._announced = 0  # this process's writes that announced themselves (`announce`)
         self._intent_held = False
 
     def acquire_in_background(self) -> None:
         """Take the lock for a background write, never ahead of a writer in a hurry (blocks: call it
-        from a thread). The lock is tried, not waited for, and only while holding the intent file
-        exclusively, i.e. while nobody announces a wait: a background writer asleep in `flock` would
-        be woken when the holder commits, as likely as a request's write that began waiting after it,
-        and a request would then wait for two bulk transactions, not one."""
-        fd, intent = self._files()
+        from a thread). The lock is tried, not waited for, and only while the intent file can be
+        held exclusively, i.e. while nobody announces a wait: a background writer asleep in `flock`
+        would be woken when the holder commits, as likely as a request's write that began waiting
+        after it, and a request would then wait for two bulk transactions, not one.
+
+        While this process's own writes are announced (they wait for its turn, which the caller
+        holds) the lock is taken as a request's write would take it: waiting for them would never
+        end, and other processes' announcements cannot be told apart from theirs, so a request
+        elsewhere may wait for this one transaction. The test uses a file description of its own:
+        `flock` on the one the announcements hold would convert their shared lock, and unlocking it
+        would drop them."""
+        fd, _ = self._files()
+        if self._probe_fd is None:
+            self._probe_fd = os.open(self.intent_path, os.O_RDWR | os.O_CREAT, 0o600)
+        probe = self._probe_fd
         while True:
-            if _try(intent, fcntl.LOCK_EX):  # nobody in a hurry waits (they hold it shared)
+            if self._announced:  # ours wait for the caller's turn; others' cannot be told from them
+                if _try(fd, fcntl.LOCK_EX):
+                    return
+            elif _try(probe, fcntl.LOCK_EX):  # nobody in a hurry waits (they hold it shared)
                 taken = _try(fd, fcntl.LOCK_EX)
-                fcntl.flock(intent, fcntl.LOCK_UN)
+                fcntl.flock(probe, fcntl.LOCK_UN)
                 if taken:
                     return
             time.sleep(BACKGROUND_RETRY_SECONDS)
@@ -84,10 +98,10 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        for fd in (self._fd, self._intent_fd):
+        for fd in (self._fd, self._intent_fd, self._probe_fd):
             if fd is not None:
                 os.close(fd)
-        self._fd = self._intent_fd = None
+        self._fd = self._intent_fd = self._probe_fd = None
         self._intent_held = False
 
     def _files(self) -> tuple[int, int]:
