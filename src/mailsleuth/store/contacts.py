@@ -450,26 +450,19 @@ async def update_contact(
 
     A status change is recorded in the contact's history as done by the user `actor_id`.
     """
+    fields = _clean(changes)
     async with db.write() as session:
         live = m.Contact.id == contact_id, m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
         row = await session.scalar(select(m.Contact).where(*live))  # its relations are read after the commit
         if row is None:
             return None
-        await change_contact(session, row, changes, actor_id=actor_id)
+        await _check_refs(session, org_id, fields)
+        if "status" in fields and fields["status"] != row.status:
+            change = {"from": row.status, "to": fields["status"]}
+            await record(session, [event(org_id, EventKind.STATUS, contact_id=row.id, user_id=actor_id, detail=change)])
+        for key, value in fields.items():
+            setattr(row, key, value)
     return await _committed(db, org_id, contact_id)
-
-
-async def change_contact(
-    session: AsyncSession, row: m.Contact, changes: Mapping[str, Any], *, actor_id: int | None = None
-) -> None:
-    """`update_contact`'s changes to a contact row inside the caller's write transaction."""
-    fields = _clean(changes)
-    await _check_refs(session, row.org_id, fields)
-    if "status" in fields and fields["status"] != row.status:
-        change = {"from": row.status, "to": fields["status"]}
-        await record(session, [event(row.org_id, EventKind.STATUS, contact_id=row.id, user_id=actor_id, detail=change)])
-    for key, value in fields.items():
-        setattr(row, key, value)
 
 
 async def mark_searching(session: AsyncSession, contact_id: int, *, job_id: int, webhook: str | None) -> None:
@@ -493,32 +486,37 @@ async def delete_contact(db: Database, org_id: int, contact_id: int) -> bool:
 async def find_existing_contact(db: Database, org_id: int, name: str, domain: str) -> Contact | None:
     """The newest non-deleted contact with this name (case/space-insensitive) at this domain."""
     async with db.read() as session:
-        row = await session.scalar(_newest_named(_loaded(), org_id, name, domain))
+        row = await session.scalar(_NEWEST_NAMED_LOADED, _named(org_id, name, domain))
         return _record(row) if row else None
 
 
 async def existing_contact(session: AsyncSession, org_id: int, name: str, domain: str) -> Any | None:
     """`find_existing_contact` inside the caller's transaction: its `id`, `email`, `searching` and
     `job_id` only, as a row (what deciding whether to search again needs)."""
-    params = {"org_id": org_id, "domain": domain.strip().lower(), "name_key": name_key(name)}
-    return (await session.execute(_NEWEST_NAMED, params)).first()
+    return (await session.execute(_NEWEST_NAMED, _named(org_id, name, domain))).first()
 
 
-def _newest_named(query: Select[tuple[m.Contact]], org_id: int, name: str, domain: str) -> Select[tuple[m.Contact]]:
-    live = m.Contact.org_id == org_id, m.Contact.deleted.is_(False)
-    same = m.Contact.domain == domain.strip().lower(), m.Contact.name_key == name_key(name)
-    return query.where(*live, *same).order_by(m.Contact.id.desc()).limit(1)
+def _named(org_id: int, name: str, domain: str) -> dict[str, Any]:
+    """The parameters of `_NEWEST_NAMED` and `_NEWEST_NAMED_LOADED`."""
+    return {"org_id": org_id, "domain": domain.strip().lower(), "name_key": name_key(name)}
 
 
-# Statements of the search-opening write (`store.jobs.open_search`), built once.
+# Statements built once: the search-opening write (`store.jobs.open_search`) runs them inside the
+# transaction every other writer waits for, and building one costs more than running it.
 _CONTACTS = m.Contact.__table__
+_NAMED_HERE = (  # the organisation's live contacts with the name at the domain, newest first
+    _CONTACTS.c.org_id == bindparam("org_id"),
+    _CONTACTS.c.deleted.is_(False),
+    _CONTACTS.c.domain == bindparam("domain"),
+    _CONTACTS.c.name_key == bindparam("name_key"),
+)
 _NEWEST_NAMED = (
     select(_CONTACTS.c.id, _CONTACTS.c.email, _CONTACTS.c.searching, _CONTACTS.c.job_id)
-    .where(_CONTACTS.c.org_id == bindparam("org_id"), _CONTACTS.c.deleted.is_(False),
-           _CONTACTS.c.domain == bindparam("domain"), _CONTACTS.c.name_key == bindparam("name_key"))
+    .where(*_NAMED_HERE)
     .order_by(_CONTACTS.c.id.desc())
     .limit(1)
 )
+_NEWEST_NAMED_LOADED = _loaded().where(*_NAMED_HERE).order_by(_CONTACTS.c.id.desc()).limit(1)
 _INSERT_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
 _MARK_SEARCHING = (
     update(_CONTACTS)

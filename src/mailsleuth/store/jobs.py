@@ -175,8 +175,8 @@ async def _open(
         if list_id is not None:
             await add_to_list_in(session, org_id, list_id, [contact.id], actor_id=user_id)
         if contact.email or contact.searching:
-            terms = await _job_options(session, org_id, contact.job_id)
-            if terms is None or same_terms(terms):
+            latest = await _job_of(session, org_id, contact.job_id) if contact.job_id is not None else None
+            if latest is None or same_terms(latest.options):
                 return contact.id, None, None  # already found (free) or already being searched
     if await remaining_in(session, org_id, CreditKind.SEARCH) <= 0:
         return contact.id if contact is not None else None, None, OpenRefusal.NO_CREDITS
@@ -194,14 +194,6 @@ async def _open(
     )
     await mark_searching(session, contact_id, job_id=job.id, webhook=webhook)  # its latest job
     return contact_id, job, None
-
-
-async def _job_options(session: AsyncSession, org_id: int, job_id: int | None) -> dict[str, Any] | None:
-    """The options of the organisation's job `job_id`; None when there is no such job."""
-    if job_id is None:
-        return None
-    found = (await session.execute(_JOB_OPTIONS, {"job_id": job_id, "org_id": org_id})).first()
-    return None if found is None else dict(found.options or {})
 
 
 # Statements of the searches' writes (open, start, complete), built once: building one costs more than running it.
@@ -222,7 +214,6 @@ _LIVE_CONTACT = select(_CONTACTS.c.id).where(
     _CONTACTS.c.id == bindparam("contact_id"), _CONTACTS.c.org_id == bindparam("org_id"), _CONTACTS.c.deleted.is_(False)
 )
 _SET_CONTACT = update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact_id"))  # SET: the parameters given
-_JOB_OPTIONS = select(_JOBS.c.options).where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.org_id == bindparam("org_id"))
 
 
 # A job with its contact's address in ONE statement, built once: polling clients read it per request.
