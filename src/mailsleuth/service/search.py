@@ -1,10 +1,10 @@
 """Single searches as a service: every dialect's "find this person's address" ends up here.
 
 `start_search` validates, applies the credit rules, records the contact and the job (one write
-transaction, `store.open_search`), and schedules `run_search` in the background; `run_search` does the network work outside any transaction, then
-completes the job in one write (address, credit, end) and queues the webhook. The vendor rules:
-one credit per found address, none for searching the same (non-deleted) contact again, 402 when
-the organisation has nothing left.
+transaction, `store.open_search`), and schedules `run_search` in the background; `run_search` does
+the network work outside any transaction, then completes the job in one write (address, credit,
+end) and queues the webhook. The vendor rules: one credit per found address, none for searching
+the same (non-deleted) contact again, 402 when the organisation has nothing left.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ async def start_search(
 
 def _same_terms(job_options: dict[str, Any], terms: dict[str, Any]) -> bool:
     """Whether a contact's latest job searched under the terms asked for now."""
-    return all(job_options.get(key, default) == terms[key] for key, default in (("smtp", True), ("paid_verdicts", None)))
+    defaults = (("smtp", True), ("paid_verdicts", None))
+    return all(job_options.get(key, default) == terms[key] for key, default in defaults)
 
 
 def _spawn(rt: Context, search: Search, name: PersonName) -> asyncio.Task[store.SearchOutcome]:
@@ -162,7 +163,7 @@ async def run_search(
     stays queued until one of the process's find slots is free (`Settings.concurrent_finds`)."""
     db = rt.db
     async with rt.finds:
-        await store.start_search(db, org_id, search_id)
+        started = await store.start_search(db, org_id, search_id)
         try:
             result = await Finding(db, rt.settings, rt.verifier, org_id).finder.find(name, domain, smtp=smtp)
         except Exception as exc:  # the job must end whatever the engine did
@@ -171,8 +172,7 @@ async def run_search(
             outcome = await store.complete_search(db, org_id, search_id, email=None, error=error)
         else:
             details = result.to_dict()
-            job = await store.get_search(db, org_id, search_id)
-            paid = job.options.get("paid_verdicts") if job is not None else None
+            paid = started.options.get("paid_verdicts") if started is not None else None
             outcome = await store.complete_search(
                 db,
                 org_id,
