@@ -151,9 +151,10 @@ class Database:
 
     @asynccontextmanager
     async def _announced(self) -> AsyncIterator[None]:
-        """Announced to other processes' background writes from before this process's turn until
-        after the write (`WriterLock.announce`): announced only once it held the turn, a write waited
-        for the bulk transaction another process began while the turn was being handed to it."""
+        """Announced to other processes' background writes (`WriterLock.announce`) from before this
+        process's turn until after the write, so none begins while the turn is handed from one write
+        to the next: announced only once it held the turn, a write could wait for such a bulk
+        transaction besides the one already running."""
         if self._writer_lock is None:
             yield
             return
