@@ -345,6 +345,8 @@ def phase2(args: argparse.Namespace, vn: httpx.Client, native: httpx.Client, bas
     # only the searches answered while the upload still ran count (it can end inside the window)
     ended = next((at for at, treated in samples if treated >= args.upload_rows), None)
     writes = [latency for at, latency in answered if ended is None or at <= ended]
+    if not writes or (ended is not None and ended <= t0):
+        raise SystemExit("the upload ended before the window began: give it more rows (--upload-rows)")
     print(f"phase 2: {args.upload_rows}-row verifier upload (stored in {stored:.1f} s) over {UPLOAD_DOMAINS} "
           f"domains, {args.window:g} s window")
     if ended is not None:
